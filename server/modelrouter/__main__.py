@@ -1,0 +1,5 @@
+"""`python -m modelrouter` entry point."""
+
+from modelrouter.cli import main
+
+raise SystemExit(main())

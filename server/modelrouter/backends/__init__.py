@@ -1,0 +1,1 @@
+"""Provider adapters. `make_backend` builds one from its rules entry."""

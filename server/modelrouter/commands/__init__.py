@@ -1,0 +1,1 @@
+"""Subcommands of the `modelrouter` command line, one module each."""
