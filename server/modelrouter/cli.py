@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from modelrouter import __version__
@@ -71,3 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return _command_module(args._module).run(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `modelrouter stats | head`: the reader left; exit quietly like other Unix tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

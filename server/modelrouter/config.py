@@ -138,6 +138,7 @@ class ClassifierSettings:
     weights: str | None = None  # learned model file; None: personal model, then shipped one
     llm_router: str | None = None  # backend name asked when confidence is lowest; off if None
     llm_router_timeout: float = 1.5
+    llm_router_below: float = 0.55  # learned confidence below this asks the llm_router backend
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,7 @@ class PrivacySettings:
     """What may leave the machine."""
 
     local_only: tuple[str, ...] = (
-        ".env",
-        ".env.*",
+        ".env*",
         "*.pem",
         "*.key",
         "**/secrets/**",

@@ -1,14 +1,61 @@
-"""`modelrouter report`."""
+"""`modelrouter report`: a self-contained HTML usage report from the ledger."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_OUT = "modelrouter-report.html"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this command's arguments."""
+    parser.add_argument(
+        "--out", default=DEFAULT_OUT, metavar="FILE", help=f"where to write (default {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--since",
+        default="30d",
+        metavar="SPAN",
+        help="period covered: 7d, 24h, 2w, a date (2026-11-01) or 'all' (default 30d)",
+    )
+    parser.add_argument(
+        "--ledger",
+        metavar="FILE",
+        help="ledger database (default: ledger.sqlite3 in $MODELROUTER_DATA_DIR or the user "
+        "data directory)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
-    raise SystemExit("modelrouter report: not implemented yet")
+    from modelrouter.ledger import Ledger, LedgerError, default_path
+    from modelrouter.report import render
+    from modelrouter.stats import parse_since
+
+    path = Path(args.ledger) if args.ledger else default_path()
+    try:
+        since = parse_since(args.since)
+    except ValueError as exc:
+        print(f"modelrouter report: {exc}", file=sys.stderr)
+        return 2
+    ledger = Ledger(path)
+    try:
+        entries = ledger.entries(since=since) if path.exists() else []
+    except LedgerError as exc:
+        print(f"modelrouter report: cannot read the ledger: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ledger.close()
+    page = render(entries, since=since, until=time.time(), ledger_path=str(path))
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        print(f"modelrouter report: cannot write {out}: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out.resolve()} ({len(entries)} requests)")
+    return 0

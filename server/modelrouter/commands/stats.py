@@ -1,14 +1,198 @@
-"""`modelrouter stats`."""
+"""`modelrouter stats`: usage, spend and savings from the ledger."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+DEFAULT_SINCE = "30d"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this command's arguments."""
+    parser.add_argument(
+        "--since",
+        default=DEFAULT_SINCE,
+        metavar="SPAN",
+        help=f"only requests since: 7d, 24h, 30m, 2w, a date (2026-11-01) or 'all' "
+        f"(default {DEFAULT_SINCE})",
+    )
+    parser.add_argument(
+        "--by",
+        choices=("tier", "backend", "action", "day"),
+        default="backend",
+        help="how to group the breakdown (default backend)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--id", type=int, metavar="N", help="show one ledger entry (as linked from the hover)"
+    )
+    parser.add_argument(
+        "--ledger",
+        metavar="FILE",
+        help="ledger database (default: ledger.sqlite3 in $MODELROUTER_DATA_DIR or the user "
+        "data directory)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
-    raise SystemExit("modelrouter stats: not implemented yet")
+    from modelrouter.ledger import Ledger, LedgerError, default_path
+    from modelrouter.stats import parse_since, summarize
+
+    path = args.ledger or default_path()
+    try:
+        since = parse_since(args.since)
+    except ValueError as exc:
+        print(f"modelrouter stats: {exc}", file=sys.stderr)
+        return 2
+    ledger = Ledger(path)
+    try:
+        if args.id is not None:
+            entry = ledger.entry(args.id) if ledger.path.exists() else None
+            if entry is None:
+                print(f"modelrouter stats: no ledger entry #{args.id} in {path}", file=sys.stderr)
+                return 1
+            if args.json:
+                print(json.dumps(entry.to_dict(), indent=2))
+            else:
+                print(format_entry(entry.to_dict()))
+            return 0
+        # Reading must not create the database: a fresh install simply has no requests.
+        entries = ledger.entries(since=since) if ledger.path.exists() else []
+    except LedgerError as exc:
+        print(f"modelrouter stats: cannot read the ledger: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ledger.close()
+    summary = summarize(entries, by=args.by, since=since, until=time.time())
+    summary["ledger"] = str(path)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_summary(summary, args.since))
+    return 0
+
+
+def _usd(v: float) -> str:
+    if v == 0:
+        return "$0.00"
+    return f"${v:,.4f}" if abs(v) < 1 else f"${v:,.2f}"
+
+
+def _secs(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}s"
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def format_summary(s: dict[str, Any], since_text: str) -> str:
+    """The human-readable summary."""
+    window = "all time" if s["since"] is None else f"since {_when(s['since'])} ({since_text})"
+    lines = [f"ModelRouter usage, {window}", f"ledger: {s['ledger']}", ""]
+    if not s["requests"]:
+        lines.append("No requests recorded in this period.")
+        return "\n".join(lines)
+    problems = []
+    if s["failed"]:
+        problems.append(f"{s['failed']} failed")
+    if s["cancelled"]:
+        problems.append(f"{s['cancelled']} cancelled")
+    tail = f"  ({', '.join(problems)})" if problems else ""
+    est = (
+        f"  ({s['estimated_token_requests']} requests with estimated counts)"
+        if s["estimated_token_requests"]
+        else ""
+    )
+    lines += [
+        f"  requests      {s['requests']:,}{tail}",
+        f"  tokens        {s['input_tokens']:,} in, {s['output_tokens']:,} out{est}",
+        f"  spend         {_usd(s['spend_usd'])}",
+        f"  all top tier  {_usd(s['top_tier_usd'])}  ->  saved {_usd(s['saved_usd'])}"
+        f" ({s['saved_pct']:.1f}%)",
+        f"  fallbacks     {s['fallbacks']:,} ({100 * s['fallback_rate']:.1f}% of requests)",
+        f"  latency       median {_secs(s['latency_median_s'])}, p95 {_secs(s['latency_p95_s'])}",
+        "",
+    ]
+    header = (s["by_key"], "requests", "tokens in", "tokens out", "spend", "saved")
+    header += ("fallback", "p50", "p95")
+    table = [header] + [
+        (
+            r["key"],
+            f"{r['requests']:,}",
+            f"{r['input_tokens']:,}",
+            f"{r['output_tokens']:,}",
+            _usd(r["spend_usd"]),
+            f"{_usd(r['saved_usd'])} ({r['saved_pct']:.0f}%)",
+            f"{100 * r['fallback_rate']:.1f}%",
+            _secs(r["latency_median_s"]),
+            _secs(r["latency_p95_s"]),
+        )
+        for r in s["by"]
+    ]
+    lines += _table(table)
+    if s["backends"]:
+        lines.append("")
+        table = [("backend", "calls", "failed", "median", "p95")] + [
+            (
+                b["backend"],
+                f"{b['calls']:,}",
+                f"{b['failed']:,}",
+                _secs(b["latency_median_s"]),
+                _secs(b["latency_p95_s"]),
+            )
+            for b in s["backends"]
+        ]
+        lines += _table(table)
+    return "\n".join(lines)
+
+
+def format_entry(e: dict[str, Any]) -> str:
+    """One ledger entry, human-readable."""
+    answered = f"{e['backend']} ({e['model']})" if e["backend"] else "no backend answered"
+    est = " (estimated)" if e["tokens_estimated"] else ""
+    lines = [
+        f"Ledger entry #{e['id']}  {_when(e['time'])}  [{e['status']}]",
+        f"  action    {e['action'] or '(free-form)'}  via {e['source']}",
+        f"  tier      {e['tier']}: {e['reason']}",
+        f"  answered  {answered}",
+        f"  tokens    {e['input_tokens']:,} in, {e['output_tokens']:,} out{est}",
+        f"  cost      {_usd(e['cost_usd'])}  (top tier {_usd(e['top_tier_cost_usd'])}, "
+        f"saved {_usd(e['saved_usd'])})",
+        f"  latency   {_secs(e['latency_s'])}  (first token {_secs(e['first_token_s'])})",
+    ]
+    if e["workspace"]:
+        lines.append(f"  workspace {e['workspace']}")
+    if e["redactions"]:
+        lines.append(f"  redacted  {e['redactions']} secret(s) before sending")
+    if e["tier_override"]:
+        lines.append(f"  override  tier chosen explicitly: {e['tier_override']}")
+    if e["redo_of"]:
+        lines.append(f"  redo of   #{e['redo_of']}")
+    if e["error"]:
+        lines.append(f"  error     {e['error']}")
+    lines.append("  attempts")
+    for i, a in enumerate(e["attempts"], 1):
+        detail = f": {a['error']}" if a["error"] else ""
+        took = "" if a["outcome"] == "skipped" else f" {_secs(a['elapsed_s'])}"
+        lines.append(f"    {i}. {a['backend']} {a['model']} {a['outcome']}{took}{detail}")
+    return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        out.append("  " + "  ".join(cells).rstrip())
+        if n == 0:
+            out.append("  " + "  ".join("-" * w for w in widths))
+    return out

@@ -1,0 +1,143 @@
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  ErrorAction,
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  TransportKind,
+} from 'vscode-languageclient/node';
+import { RestartBackoff } from './backoff';
+import { ServerLink } from './commands';
+import { Status, StatusNotification, serverSettings } from './protocol';
+import { resolveServerPath } from './serverPath';
+
+/** Starts `modelrouter lsp`, restarts it after a crash with back-off, and forwards commands. */
+export class ServerController implements ServerLink, vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private readonly backoff = new RestartBackoff();
+  private restartTimer: NodeJS.Timeout | undefined;
+  private disposed = false;
+
+  constructor(
+    private readonly output: vscode.OutputChannel,
+    private readonly onStatus: (s: Status | undefined, problem?: string) => void,
+  ) {}
+
+  private folders(): string[] {
+    return (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+  }
+
+  private config(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration('modelrouter');
+  }
+
+  /** Starts the server; reports (and does not throw) when it cannot be found or started. */
+  async start(): Promise<void> {
+    const configured = this.config().get<string>('server.path', '');
+    const command = resolveServerPath(configured, this.folders());
+    if (!command) {
+      const where = configured
+        ? `'${configured}' is not an executable`
+        : 'modelrouter is not on PATH or in the workspace .venv';
+      this.onStatus(undefined, `server not found: ${where}`);
+      // Not awaited: activation must not wait for the user to dismiss the message.
+      void vscode.window
+        .showErrorMessage(
+          `ModelRouter: server not found (${where}). ` +
+            'Install it with `pip install modelrouter` or set modelrouter.server.path.',
+          'Open Settings',
+        )
+        .then((choice) => {
+          if (choice) {
+            void vscode.commands.executeCommand('workbench.action.openSettings', 'modelrouter.server.path');
+          }
+        });
+      return;
+    }
+    const serverOptions: ServerOptions = {
+      command,
+      args: ['lsp'],
+      transport: TransportKind.stdio,
+      options: { cwd: this.folders()[0] },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      outputChannel: this.output,
+      initializationOptions: () => serverSettings((k, d) => this.config().get(k, d)),
+      synchronize: { configurationSection: 'modelrouter' },
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Continue }),
+        closed: () => {
+          this.scheduleRestart();
+          return { action: CloseAction.DoNotRestart, handled: true };
+        },
+      },
+    };
+    const client = new LanguageClient('modelrouter', 'ModelRouter', serverOptions, clientOptions);
+    this.client = client;
+    client.onNotification(StatusNotification, (s: Status) => this.onStatus(s));
+    try {
+      await client.start();
+      this.backoff.started();
+      this.output.appendLine(`started ${command} lsp`);
+      this.onStatus(
+        await client.sendRequest(ExecuteCommandRequest.type, { command: 'modelrouter.status', arguments: [] }),
+      );
+    } catch (err) {
+      this.output.appendLine(`could not start ${command} lsp: ${String(err)}`);
+      this.onStatus(undefined, 'server failed to start (see the ModelRouter output)');
+    }
+  }
+
+  private scheduleRestart(): void {
+    if (this.disposed || this.restartTimer) {
+      return;
+    }
+    const delay = this.backoff.crashed();
+    this.output.appendLine(`server exited; restarting in ${delay / 1000} s`);
+    this.onStatus(undefined, `server exited; restarting in ${delay / 1000} s`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.replace();
+    }, delay);
+  }
+
+  private async replace(): Promise<void> {
+    const old = this.client;
+    this.client = undefined;
+    if (old) {
+      await old.dispose().catch(() => undefined);
+    }
+    if (!this.disposed) {
+      await this.start();
+    }
+  }
+
+  /** Stops and starts the server (ModelRouter: Restart Server, or a changed server path). */
+  async restart(): Promise<void> {
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = undefined;
+    }
+    this.backoff.reset();
+    await this.replace();
+  }
+
+  async execute<T>(command: string, args: unknown[], token?: vscode.CancellationToken): Promise<T> {
+    const client = this.client;
+    if (!client || !client.isRunning()) {
+      throw new Error('the server is not running (ModelRouter: Restart Server)');
+    }
+    return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token)) as T;
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+    }
+    await this.client?.dispose().catch(() => undefined);
+  }
+}

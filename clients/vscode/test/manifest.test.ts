@@ -1,0 +1,60 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { PALETTE_ACTIONS } from '../src/protocol';
+
+const root = path.resolve(__dirname, '..', '..');
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const extensionSource = fs.readFileSync(path.join(root, 'src', 'extension.ts'), 'utf8');
+
+test('the palette shows every command of the issue under the ModelRouter category', () => {
+  const titles = manifest.contributes.commands.map(
+    (c: { category: string; title: string }) => `${c.category}: ${c.title}`,
+  );
+  for (const t of [
+    'Fix Typo',
+    'Add Docstring',
+    'Implement',
+    'Write Tests',
+    'Design This',
+    'Ask…',
+    'Redo With Stronger Model',
+    'Show Usage',
+    'Open Rules File',
+    'Restart Server',
+  ]) {
+    assert.ok(titles.includes(`ModelRouter: ${t}`), t);
+  }
+});
+
+test('every contributed command is registered, and none shadows a server command', () => {
+  const registered = new Set([
+    ...PALETTE_ACTIONS.map((p) => p.command),
+    ...[...extensionSource.matchAll(/registerCommand\('([^']+)'/g)].map((m) => m[1]),
+  ]);
+  const server = ['run', 'redo', 'cancel', 'actions', 'stats', 'status', 'doctor'].map((c) => `modelrouter.${c}`);
+  for (const c of manifest.contributes.commands) {
+    assert.ok(registered.has(c.command), c.command);
+    assert.ok(!server.includes(c.command), `${c.command} clashes with the server's command`);
+  }
+});
+
+test('settings: server path, rules file, confirm-before-apply, trace level', () => {
+  const props = manifest.contributes.configuration.properties;
+  for (const key of [
+    'modelrouter.server.path',
+    'modelrouter.rulesFile',
+    'modelrouter.confirmEdits',
+    'modelrouter.trace.server',
+  ]) {
+    assert.ok(props[key], key);
+  }
+  assert.deepEqual(props['modelrouter.trace.server'].enum, ['off', 'messages', 'verbose']);
+});
+
+test('@types/vscode matches engines.vscode, as vsce requires', () => {
+  const engine = manifest.engines.vscode.replace(/^\^/, '');
+  const types = manifest.devDependencies['@types/vscode'];
+  assert.equal(types.split('.').slice(0, 2).join('.'), engine.split('.').slice(0, 2).join('.'));
+});

@@ -1,0 +1,320 @@
+"""Classify a free-form request into a tier.
+
+`classify()` is the public entry point used by the CLI, `eval` and the language server.
+`classify_rules()` is the rule-based classifier: every route whose filters pass and one of
+whose patterns occurs in the request adds its weight to its tier's score; the highest score
+wins (ties go to the more capable tier, because under-routing costs a failed edit while
+over-routing only costs money). Nothing matching sends the request to `default_tier`.
+
+Patterns, all case-insensitive:
+- ``"fix typo"``: a phrase matched on word boundaries;
+- ``"refactor*"``: a trailing ``*`` matches any word starting with ``refactor``;
+- ``"^bump"``: a leading ``^`` matches only at the start of the request (after an optional
+  ``scope:`` / ``[tag]`` / ``type(scope):`` prefix, as in commit subjects);
+- ``"修复"``: phrases in scripts written without spaces (CJK) match as substrings;
+- ``"re:<regex>"``: a Python regular expression, searched anywhere.
+
+All patterns are compiled once per `Rules` object, so a request costs a tokenisation plus a
+few dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import weakref
+from dataclasses import dataclass, field
+
+from modelrouter.config import Route, Rules
+from modelrouter.tokens import estimate_tokens
+
+REGEX_PREFIX = "re:"
+# Long pasted code says nothing more about the task than its first few thousand characters.
+SCAN_CHARS = 4000
+NO_MATCH_CONFIDENCE = 0.3
+
+_WORD = re.compile(r"\w+")
+# Characters that tokenising into words would lose (hyphens, quotes and spaces are harmless).
+_SYMBOLS = re.compile(r"[^\w\s\-'*]")
+_SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# "unix: ", "[CI] ", "feat(http2): ", "area/sub: " before the real start of a commit subject.
+_HEAD = re.compile(r"^\s*(?:\[[^\]]{1,30}\]\s*|[\w./\-]{1,30}(?:\([^)]{0,30}\))?!?:\s+)+")
+
+
+@dataclass(frozen=True)
+class Match:
+    """One pattern that matched: which route, which tier, how much it weighs."""
+
+    route: str
+    tier: str
+    pattern: str
+    weight: float
+
+    def __str__(self) -> str:
+        return f"{self.tier} ← {self.pattern!r} ({self.route}, weight {self.weight:g})"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Where a request should go and why."""
+
+    tier: str
+    confidence: float  # 0..1
+    reason: str
+    source: str = "rules"  # rules | learned | llm | action | default
+    matched: list[Match] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)  # tier -> summed rule weight
+    tokens: int = 0  # estimated request size (text + selection)
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    words: tuple[str, ...]  # after the first word; a trailing "*" marks a prefix word
+    route: int
+    pattern: str
+    anchored: bool
+
+
+@dataclass
+class _CompiledRoute:
+    route: Route
+    label: str
+    languages: frozenset[str]
+    paths: tuple[re.Pattern[str], ...]
+    always: bool  # no patterns: filters alone decide
+
+
+class CompiledRules:
+    """Routes turned into look-up tables; build once per `Rules`."""
+
+    def __init__(self, rules: Rules):
+        self.routes: list[_CompiledRoute] = []
+        self.exact: dict[str, list[_Phrase]] = {}
+        self.prefixes: list[tuple[str, _Phrase]] = []
+        self.substrings: list[tuple[str, int, str]] = []
+        self.regexes: list[tuple[re.Pattern[str], int, str]] = []
+        self._word_cache: dict[str, tuple[_Phrase, ...]] = {}
+        for index, route in enumerate(rules.routes):
+            label = (
+                route.name or f"route {index + 1} ({route.file.rsplit('/', 1)[-1]}:{route.line})"
+            )
+            self.routes.append(
+                _CompiledRoute(
+                    route=route,
+                    label=label,
+                    languages=frozenset(lang.lower() for lang in route.languages),
+                    paths=tuple(_glob(p) for p in route.paths),
+                    always=not route.patterns,
+                )
+            )
+            for pattern in route.patterns:
+                self._add(pattern, index)
+
+    def _add(self, pattern: str, index: int) -> None:
+        if pattern.startswith(REGEX_PREFIX):
+            self.regexes.append((re.compile(pattern[len(REGEX_PREFIX) :], re.I), index, pattern))
+            return
+        text = pattern.strip().lower()
+        anchored = text.startswith("^")
+        text = text.lstrip("^").strip()
+        if _SPACELESS.search(text):
+            self.substrings.append((text, index, pattern))
+            return
+        words = [w for part in text.split() for w in _split(part)]
+        if not words or _SYMBOLS.search(text):
+            # Phrases with symbols ("c++", ".md", "console.log") become a regex with a word
+            # boundary only on the sides where the phrase itself starts or ends with a letter.
+            body = text.rstrip("*")
+            rx = re.escape(body)
+            if re.match(r"\w", body):
+                rx = r"(?<!\w)" + rx
+            if re.search(r"\w$", body) and not text.endswith("*"):
+                rx += r"(?!\w)"
+            self.regexes.append((re.compile(rx, re.I), index, pattern))
+            return
+        phrase = _Phrase(tuple(words[1:]), index, pattern, anchored)
+        first = words[0]
+        if first.endswith("*"):
+            self.prefixes.append((first[:-1], phrase))
+        else:
+            self.exact.setdefault(first, []).append(phrase)
+
+    def phrases_for(self, word: str) -> tuple[_Phrase, ...]:
+        """Phrases whose first word matches `word` (cached per distinct word)."""
+        found = self._word_cache.get(word)
+        if found is None:
+            hits = list(self.exact.get(word, ()))
+            hits.extend(p for prefix, p in self.prefixes if word.startswith(prefix))
+            found = tuple(hits)
+            if len(self._word_cache) < 100_000:
+                self._word_cache[word] = found
+        return found
+
+
+def _split(part: str) -> list[str]:
+    star = part.endswith("*")
+    words = _WORD.findall(part)
+    if star and words:
+        words[-1] += "*"
+    return words
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    # "**/" may match no directory at all, as in gitignore.
+    rx = fnmatch.translate(pattern.replace("**/", "\0"))
+    return re.compile(rx.replace("\0", "(?:.*/)?"))
+
+
+def _word_matches(pattern_word: str, word: str) -> bool:
+    if pattern_word.endswith("*"):
+        return word.startswith(pattern_word[:-1])
+    return word == pattern_word
+
+
+# One compiled form per live Rules object; entries go away with the Rules.
+_compiled: dict[int, tuple[weakref.ref[Rules], CompiledRules]] = {}
+
+
+def compile_rules(rules: Rules) -> CompiledRules:
+    """The compiled form of `rules`, built on first use and cached."""
+    key = id(rules)
+    entry = _compiled.get(key)
+    if entry is not None and entry[0]() is rules:
+        return entry[1]
+    compiled = CompiledRules(rules)
+    ref = weakref.ref(rules, lambda _r, key=key: _compiled.pop(key, None))
+    _compiled[key] = (ref, compiled)
+    return compiled
+
+
+def _filters_pass(cr: _CompiledRoute, language: str | None, path: str | None, tokens: int) -> bool:
+    route = cr.route
+    if route.min_tokens is not None and tokens < route.min_tokens:
+        return False
+    if route.max_tokens is not None and tokens > route.max_tokens:
+        return False
+    if cr.languages and (language is None or language.lower() not in cr.languages):
+        return False
+    if cr.paths:
+        if path is None:
+            return False
+        norm = path.replace("\\", "/")
+        base = norm.rsplit("/", 1)[-1]
+        if not any(p.match(norm) or p.match(base) for p in cr.paths):
+            return False
+    return True
+
+
+def classify_rules(
+    rules: Rules,
+    text: str,
+    *,
+    language: str | None = None,
+    path: str | None = None,
+    selection_tokens: int = 0,
+) -> Classification:
+    """Score `text` against the routes of `rules` and pick a tier."""
+    compiled = compile_rules(rules)
+    tokens = estimate_tokens(text) + selection_tokens
+    scan = text[:SCAN_CHARS]
+    lower = scan.lower()
+    hits: dict[int, str] = {}  # route index -> first pattern that matched
+
+    head = _HEAD.match(lower)
+    start = len(_WORD.findall(lower[: head.end()])) if head else 0
+    words = _WORD.findall(lower)
+    n = len(words)
+    for i, word in enumerate(words):
+        for phrase in compiled.phrases_for(word):
+            if phrase.route in hits or (phrase.anchored and i != start):
+                continue
+            rest = phrase.words
+            if rest:
+                if i + len(rest) >= n:
+                    continue
+                if not all(_word_matches(pw, words[i + 1 + k]) for k, pw in enumerate(rest)):
+                    continue
+            hits[phrase.route] = phrase.pattern
+    for sub, index, pattern in compiled.substrings:
+        if index not in hits and sub in lower:
+            hits[index] = pattern
+    for rx, index, pattern in compiled.regexes:
+        if index not in hits and rx.search(scan):
+            hits[index] = pattern
+
+    matched: list[Match] = []
+    scores: dict[str, float] = {}
+    for index, cr in enumerate(compiled.routes):
+        pattern = hits.get(index)
+        if pattern is None and not cr.always:
+            continue
+        if not _filters_pass(cr, language, path, tokens):
+            continue
+        route = cr.route
+        shown = pattern if pattern is not None else _filter_label(route)
+        matched.append(Match(cr.label, route.tier, shown, route.weight))
+        scores[route.tier] = scores.get(route.tier, 0.0) + route.weight
+
+    if not scores:
+        return Classification(
+            tier=rules.default_tier,
+            confidence=NO_MATCH_CONFIDENCE,
+            reason=f"no route matched; default tier {rules.default_tier}",
+            source="default",
+            tokens=tokens,
+        )
+    order = rules.tier_order
+    # Highest score; on a tie, the more capable tier.
+    tier = max(scores, key=lambda t: (scores[t], order.index(t)))
+    top = scores[tier]
+    total = sum(scores.values())
+    confidence = round(min(0.99, max(0.05, top / (total + 0.5))), 3)
+    matched.sort(key=lambda m: (m.tier != tier, -m.weight))
+    winner = matched[0]
+    others = [str(m) for m in matched[1:]]
+    reason = f"{winner.pattern!r} ({winner.route}) → {tier}"
+    if others:
+        reason += "; also matched: " + ", ".join(others)
+    return Classification(
+        tier=tier,
+        confidence=confidence,
+        reason=reason,
+        source="rules",
+        matched=matched,
+        scores=scores,
+        tokens=tokens,
+    )
+
+
+def _filter_label(route: Route) -> str:
+    parts = []
+    if route.languages:
+        parts.append("language " + "/".join(route.languages))
+    if route.paths:
+        parts.append("path " + "/".join(route.paths))
+    return " and ".join(parts) or "filters"
+
+
+def classify(
+    rules: Rules,
+    text: str,
+    *,
+    language: str | None = None,
+    path: str | None = None,
+    selection_tokens: int = 0,
+) -> Classification:
+    """Classify a free-form request with the classifier the rules select.
+
+    `rules.classifier.mode`: "rules" (patterns only), "learned" (the learned model alone),
+    or "hybrid" (rules when confident, else the learned model with the rules' evidence).
+    The learned model is loaded on first use, never at import.
+    """
+    by_rules = classify_rules(
+        rules, text, language=language, path=path, selection_tokens=selection_tokens
+    )
+    mode = rules.classifier.mode
+    if mode == "rules":
+        return by_rules
+    from modelrouter.learned import classify_hybrid
+
+    return classify_hybrid(rules, text, by_rules, use_rules=mode == "hybrid")

@@ -1,0 +1,368 @@
+"""Model replies become edits: code extraction, indentation, re-anchoring, file placement.
+
+Nothing here talks LSP; the server turns the results into a `WorkspaceEdit`. Positions are
+LSP positions in the negotiated encoding (UTF-16 unless the client chose otherwise).
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+_OPENER = re.compile(r"(`{3,}|~{3,})[ \t]*([^\n`]*)")
+_CLOSER = re.compile(r"(`{3,}|~{3,})[ \t\r]*")
+
+# Fence info strings that name the same language as an LSP language id.
+_ALIASES = {
+    "python": {"python", "py", "python3"},
+    "javascript": {"javascript", "js", "jsx", "mjs"},
+    "typescript": {"typescript", "ts"},
+    "typescriptreact": {"tsx", "typescript"},
+    "javascriptreact": {"jsx", "javascript"},
+    "rust": {"rust", "rs"},
+    "go": {"go", "golang"},
+    "shellscript": {"sh", "bash", "shell", "zsh"},
+    "cpp": {"cpp", "c++", "cc", "cxx"},
+    "csharp": {"csharp", "cs", "c#"},
+    "ruby": {"ruby", "rb"},
+    "markdown": {"markdown", "md"},
+}
+_NON_CODE = {"text", "txt", "plaintext", "console", "output", "diff", "log"}
+
+
+class NoUsableCode(Exception):
+    """The reply holds no code that can replace the selection; the message says why."""
+
+
+@dataclass(frozen=True)
+class Pos:
+    """An LSP position."""
+
+    line: int
+    character: int
+
+
+def extract_code(reply: str, language_id: str) -> str:
+    """The code to apply from a model reply.
+
+    Prefers a fenced block tagged with the document's language, then an untagged one, then
+    the longest block that is neither plain output nor in another known language. A reply
+    without fences is accepted only when it is Python that parses (small local models often
+    drop the fence). Raises NoUsableCode otherwise.
+    """
+    blocks = [(info.strip().split(" ")[0].lower(), body) for info, body in fenced_blocks(reply)]
+    if not blocks:
+        bare = reply.strip("\n")
+        if bare.strip() and language_id == "python" and _parses(bare) and "\n" in bare.strip():
+            return bare + "\n"
+        if not reply.strip():
+            raise NoUsableCode("the model's reply was empty")
+        raise NoUsableCode("the model's reply contained no fenced code block")
+    names = _ALIASES.get(language_id, {language_id})
+    tagged = [body for info, body in blocks if info in names]
+    untagged = [body for info, body in blocks if not info]
+    # A block in another language we know (JavaScript for a Python file) is not an answer;
+    # unknown info strings ("py3.12", "pycon") still are.
+    foreign = set().union(*_ALIASES.values()) - names if language_id in _ALIASES else set()
+    others = [body for info, body in blocks if info not in _NON_CODE and info not in foreign]
+    for group in (tagged, untagged, others):
+        if group:
+            code = max(group, key=len)
+            if not code.strip():
+                raise NoUsableCode("the model's code block was empty")
+            return code
+    wrong = sorted({info for info, _ in blocks if info in foreign})
+    if wrong:
+        raise NoUsableCode(
+            f"the model answered in {', '.join(wrong)}, not {language_id}; nothing changed"
+        )
+    raise NoUsableCode("the model's reply had only non-code blocks (output or text)")
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(info string, body) of each fenced code block, in order, in linear time.
+
+    A block opens with a line of 3+ backticks or tildes plus an optional info string and
+    closes at the next line holding exactly the same fence. A fence that never closes is
+    not a block. Each line is looked at a bounded number of times, so a hostile reply of
+    thousands of unclosed fences costs no more than reading it.
+    """
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    closers: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        m = _CLOSER.fullmatch(line)
+        if m:
+            closers.setdefault(m.group(1), []).append(index)
+    blocks: list[tuple[str, str]] = []
+    i = 0
+    while i < len(lines) - 1:  # an opening line must be followed by a newline
+        m = _OPENER.fullmatch(lines[i])
+        close = None
+        if m:
+            fence = m.group(1)
+            # `~~~~` may also open as `~~~` with the extra tilde read as the info string.
+            shortest = len(fence) if fence[0] == "`" else 3
+            for size in range(len(fence), shortest - 1, -1):
+                found = closers.get(fence[:size], [])
+                k = bisect.bisect_right(found, i)
+                if k < len(found):
+                    close = found[k]
+                    info = lines[i][size:].lstrip(" \t")
+                    break
+        if close is None:
+            i += 1
+            continue
+        blocks.append((info, text[starts[i + 1] : starts[close]]))
+        i = close + 1
+    return blocks
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def syntax_error(code: str, language_id: str) -> str | None:
+    """Why `code` does not parse, for languages we can check; None when it parses or we can't
+    tell. Python is checked with `ast`; code that is only valid inside a block is dedented
+    first."""
+    if language_id != "python":
+        return None
+    try:
+        ast.parse(textwrap.dedent(code))
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def reindent(code: str, original: str, *, line_indent: str | None = None) -> str:
+    """`code` re-indented to the indentation of `original`, and ending with a newline
+    exactly when `original` does.
+
+    `line_indent` is given when the replaced range starts mid-line: it is the indentation of
+    that line, which the code's later lines are relative to; its first line stays as is
+    (the text before it on that line stays in place).
+    """
+    mid_line = line_indent is not None
+    if mid_line:
+        base = line_indent or ""
+    else:
+        first = next((line for line in original.splitlines() if line.strip()), "")
+        base = first[: len(first) - len(first.lstrip())]
+    body = textwrap.dedent(code.strip("\n"))
+    out = []
+    for i, line in enumerate(body.split("\n")):
+        if not line.strip():
+            out.append("")
+        elif i == 0 and mid_line:
+            out.append(line)
+        else:
+            out.append(base + line)
+    text = "\n".join(out)
+    if original.endswith("\n"):
+        text += "\n"
+    return text
+
+
+def indent_before(text: str, offset: int) -> str | None:
+    """The indentation of the line holding `offset` when `offset` is not at the start of
+    that line's code, else None (the `line_indent` argument of `reindent`)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    before = text[line_start:offset]
+    if not before.strip():
+        return None
+    return before[: len(before) - len(before.lstrip())]
+
+
+def widen_to_scope(
+    code: str, text: str, start: int, end: int, scope: tuple[int, int] | None
+) -> tuple[int, int]:
+    """The range `code` should replace: the selection, or the whole enclosing scope when
+    the model answered with the complete function/class instead of just the selected part.
+
+    `scope` is the (start, end) string offsets of the enclosing scope. The reply is taken
+    as the whole scope when its first code line is the scope's first line and the
+    selection does not start there.
+    """
+    if scope is None or (scope[0] >= start and scope[1] <= end):
+        return start, end
+    first_code = next((ln.strip() for ln in code.splitlines() if ln.strip()), "")
+    scope_first = next(
+        (ln.strip() for ln in text[scope[0] : scope[1]].splitlines() if ln.strip()), ""
+    )
+    selected_first = next((ln.strip() for ln in text[start:end].splitlines() if ln.strip()), "")
+    if first_code and first_code == scope_first and first_code != selected_first:
+        return scope
+    return start, end
+
+
+# --- positions --------------------------------------------------------------------------
+
+
+def _units(ch: str, encoding: str) -> int:
+    if encoding == "utf-8":
+        return len(ch.encode("utf-8"))
+    if encoding == "utf-32":
+        return 1
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def offset_at(text: str, pos: Pos, encoding: str = "utf-16") -> int:
+    """String offset of an LSP position (clamped to the line and the text)."""
+    start = 0
+    for _ in range(pos.line):
+        nl = text.find("\n", start)
+        if nl < 0:
+            return len(text)
+        start = nl + 1
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    units = 0
+    i = start
+    while i < end and units < pos.character:
+        units += _units(text[i], encoding)
+        i += 1
+    return i
+
+
+def position_at(text: str, offset: int, encoding: str = "utf-16") -> Pos:
+    """LSP position of a string offset."""
+    line = text.count("\n", 0, offset)
+    line_start = text.rfind("\n", 0, offset) + 1
+    col = sum(_units(ch, encoding) for ch in text[line_start:offset])
+    return Pos(line, col)
+
+
+def reanchor(old_text: str, start: int, end: int, new_text: str) -> tuple[int, int] | None:
+    """Where `old_text[start:end]` is in `new_text` after the user kept typing, or None.
+
+    The range is found by its own text: a unique occurrence wins; among several, the one
+    whose surroundings are also unchanged (then the one nearest the old place, if that is
+    unambiguous). Never guesses: None means the edit must be refused.
+    """
+    target = old_text[start:end]
+    if old_text == new_text:
+        return start, end
+    if not target:
+        before = old_text[max(0, start - 80) : start]
+        after = old_text[start : start + 80]
+        hits = _find_all(new_text, before + after) if before + after else []
+        return (hits[0] + len(before),) * 2 if len(hits) == 1 else None
+    hits = _find_all(new_text, target)
+    if len(hits) == 1:
+        return hits[0], hits[0] + len(target)
+    if not hits:
+        return None
+    for width in (200, 80, 20):
+        before = old_text[max(0, start - width) : start]
+        after = old_text[end : end + width]
+        good = [
+            h
+            for h in hits
+            if new_text[max(0, h - len(before)) : h] == before
+            or new_text[h + len(target) : h + len(target) + len(after)] == after
+        ]
+        if len(good) == 1:
+            return good[0], good[0] + len(target)
+    return None
+
+
+def _find_all(text: str, needle: str) -> list[int]:
+    hits, i = [], text.find(needle)
+    while i >= 0:
+        hits.append(i)
+        i = text.find(needle, i + 1)
+    return hits
+
+
+# --- where tests and notes go -----------------------------------------------------------
+
+
+def test_file_path(path: Path, language_id: str, root: Path | None) -> Path:
+    """The language's conventional test file for the source file `path`.
+
+    Python: `<root>/tests/test_<module>.py`; TS/JS: `<name>.test.<ext>` beside the source;
+    Go: `<name>_test.go`; Ruby: `<root>/spec/<name>_spec.rb`; Rust: the file itself (tests
+    live in a `mod tests` block); otherwise `<name>_test.<ext>` beside the source.
+    """
+    stem, suffix = path.stem, path.suffix
+    base = root if root is not None and _is_relative(path, root) else path.parent
+    if language_id == "python" or suffix == ".py":
+        if stem.startswith("test_") or stem.endswith("_test"):
+            return path
+        return base / "tests" / f"test_{stem}.py"
+    if language_id in {"typescript", "javascript", "typescriptreact", "javascriptreact"}:
+        if ".test" in stem or ".spec" in stem:
+            return path
+        return path.with_name(f"{stem}.test{suffix}")
+    if language_id == "go":
+        return path if stem.endswith("_test") else path.with_name(f"{stem}_test.go")
+    if language_id == "ruby":
+        return base / "spec" / f"{stem}_spec.rb"
+    if language_id == "rust":
+        return path
+    return path.with_name(f"{stem}_test{suffix}")
+
+
+def _is_relative(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def merge_tests(existing: str, code: str, language_id: str) -> str:
+    """The text to append to an existing test file: `code` without import lines the file
+    already has, separated from it by a blank line or two."""
+    have = {line.strip() for line in existing.splitlines()}
+    if language_id == "python":
+        kept = [
+            line
+            for line in code.splitlines()
+            if not (line.strip() in have and re.match(r"(import|from)\s", line.strip()))
+        ]
+        code = "\n".join(kept).strip("\n") + "\n"
+    if not existing.strip():
+        return code
+    # Two blank lines between top-level Python definitions (PEP 8), one elsewhere.
+    need = 3 if language_id == "python" else 2
+    trailing = len(existing) - len(existing.rstrip("\n"))
+    return "\n" * max(0, need - trailing) + code
+
+
+def slug(text: str, limit: int = 48) -> str:
+    """A file-name-safe slug."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    out = "-".join(words)[:limit].strip("-")
+    return out or "note"
+
+
+def design_note_path(folder: Path, title: str) -> Path:
+    """A new Markdown file in `folder` named after `title`, not overwriting any."""
+    name = slug(title)
+    candidate = folder / f"{name}.md"
+    n = 2
+    while candidate.exists():
+        candidate = folder / f"{name}-{n}.md"
+        n += 1
+    return candidate
+
+
+def relative_posix(path: Path, root: Path | None) -> str:
+    """`path` relative to `root` when inside it, with forward slashes."""
+    if root is not None and _is_relative(path, root):
+        return str(PurePosixPath(path.relative_to(root)))
+    return str(PurePosixPath(path))

@@ -1,0 +1,426 @@
+"""The learned router: a small n-gram logistic-regression model over request text.
+
+Pure Python at run time (no numpy import on the request path): the weights are a table of
+feature string -> (idf, per-tier weight), loaded lazily once, and a prediction is one pass
+over the request's word and character n-grams. Training lives in `modelrouter.train`.
+
+Weights file format (JSON, optionally gzip-compressed, ``.json`` / ``.json.gz``)::
+
+    {"format": "modelrouter-ngram-lr", "version": 1,
+     "tiers": ["trivial", "feature", "debug", "architecture"],
+     "features": {"char_min": 2, "char_max": 5}, "temperature": 1.3, "bias": [...],
+     "fusion": {"rule_alpha": 1.0, "temperature": 1.4}, "decision": {"under_penalty": 2.0},
+     "vocab": {"w:fix": [idf, w_trivial, w_feature, w_debug, w_architecture], ...},
+     "trained_on": {...}}
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+FORMAT = "modelrouter-ngram-lr"
+FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
+
+# Characters past this point rarely change the tier (subjects come first) and cost time.
+MAX_CHARS = 600
+# A request this long (text plus selection) never goes to the cheapest tier on the model's
+# word alone.
+LONG_REQUEST_TOKENS = 2000
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CODE_HINT = re.compile(r"(Traceback|Exception|Error:|panic:|\bat [\w.$]+\(|segfault|SIGSEGV)")
+
+
+class WeightsError(Exception):
+    """A weights file that cannot be used (missing, corrupt, wrong format)."""
+
+
+def features(text: str, char_min: int = 2, char_max: int = 5) -> dict[str, float]:
+    """Feature counts for a request: words, word pairs, in-word character n-grams, shape.
+
+    The same function is used to train and to predict, so the two can never drift apart.
+    """
+    text = text[:MAX_CHARS]
+    low = text.lower()
+    words = _WORD.findall(low)
+    out: dict[str, float] = {}
+    get = out.get
+    for w in words:
+        k = "w:" + w
+        out[k] = get(k, 0.0) + 1.0
+    for a, b in itertools.pairwise(words):
+        k = "b:" + a + " " + b
+        out[k] = get(k, 0.0) + 1.0
+    for w in words:
+        padded = " " + w + " "
+        n_chars = len(padded)
+        for n in range(char_min, char_max + 1):
+            for i in range(n_chars - n + 1):
+                k = "c:" + padded[i : i + n]
+                out[k] = get(k, 0.0) + 1.0
+    # The subject line's first words carry the verb ("fix", "add", "refactor", "bump").
+    first = text.split("\n", 1)[0].lower()
+    head = _WORD.findall(first)[:2]
+    if head:
+        out["f:" + head[0]] = 1.0
+        if len(head) > 1:
+            out["f2:" + head[0] + " " + head[1]] = 1.0
+    n_words = len(words)
+    out[
+        "len:" + ("1" if n_words <= 3 else "2" if n_words <= 8 else "3" if n_words <= 20 else "4")
+    ] = 1.0
+    if "\n" in text.strip():
+        out["shape:body"] = 1.0
+    if _CODE_HINT.search(text):
+        out["shape:trace"] = 1.0
+    if "?" in first:
+        out["shape:question"] = 1.0
+    return out
+
+
+@dataclass
+class Prediction:
+    """Calibrated tier probabilities for one request, most likely first."""
+
+    ranked: list[tuple[str, float]]
+
+    @property
+    def tier(self) -> str:
+        """The most likely tier."""
+        return self.ranked[0][0]
+
+    @property
+    def confidence(self) -> float:
+        """Calibrated probability of the most likely tier."""
+        return self.ranked[0][1]
+
+
+@dataclass
+class LearnedModel:
+    """A loaded weights table; `predict_proba` is pure Python and takes microseconds."""
+
+    tiers: list[str]
+    vocab: dict[str, Sequence[float]]  # feature -> (idf, w_0 .. w_k-1)
+    bias: list[float]
+    temperature: float = 1.0
+    char_min: int = 2
+    char_max: int = 5
+    # Hybrid mode adds rule evidence: fused = (logits / temperature + rule_alpha * rule
+    # scores) / fused_temperature, both fitted on out-of-fold predictions.
+    rule_alpha: float = 0.0
+    fused_temperature: float = 1.0
+    # Under-routing costs this many times more than over-routing by one tier.
+    under_penalty: float = 2.0
+    source: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def logits(self, text: str) -> list[float]:
+        """Uncalibrated class scores (sublinear tf-idf, L2-normalised, times the weights)."""
+        k = len(self.tiers)
+        scores = [0.0] * k
+        vocab = self.vocab
+        hits: list[tuple[float, Sequence[float]]] = []
+        norm2 = 0.0
+        for feat, count in features(text, self.char_min, self.char_max).items():
+            row = vocab.get(feat)
+            if row is None:
+                continue
+            v = (1.0 + math.log(count)) * row[0]
+            norm2 += v * v
+            hits.append((v, row))
+        if norm2 > 0.0:
+            inv = 1.0 / math.sqrt(norm2)
+            for v, row in hits:
+                v *= inv
+                for j in range(k):
+                    scores[j] += v * row[j + 1]
+        return [s + b for s, b in zip(scores, self.bias, strict=True)]
+
+    def predict_proba(self, text: str, rule_scores: dict[str, float] | None = None) -> list[float]:
+        """Calibrated probability of each tier (in `self.tiers` order).
+
+        With `rule_scores` (tier -> summed rule weight, from the rule-based classifier) the
+        rules' evidence is fused in and the fused calibration applies.
+        """
+        z = [s / self.temperature for s in self.logits(text)]
+        if rule_scores is not None:
+            z = [
+                (s + self.rule_alpha * rule_scores.get(t, 0.0)) / self.fused_temperature
+                for s, t in zip(z, self.tiers, strict=True)
+            ]
+        return _softmax(z)
+
+    def predict(self, text: str, rule_scores: dict[str, float] | None = None) -> Prediction:
+        """Tiers ranked by calibrated probability."""
+        probs = self.predict_proba(text, rule_scores)
+        return Prediction(sorted(zip(self.tiers, probs, strict=True), key=lambda tp: -tp[1]))
+
+    def to_json(self) -> dict:
+        """The weights file contents (see the module docstring)."""
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "tiers": self.tiers,
+            "features": {"char_min": self.char_min, "char_max": self.char_max},
+            "temperature": self.temperature,
+            "fusion": {"rule_alpha": self.rule_alpha, "temperature": self.fused_temperature},
+            "decision": {"under_penalty": self.under_penalty},
+            "bias": [round(b, 5) for b in self.bias],
+            "vocab": {f: [round(x, 4) for x in row] for f, row in sorted(self.vocab.items())},
+            "trained_on": self.meta,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the weights file (gzip when the name ends in .gz)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+        if path.suffix == ".gz":
+            # mtime=0 keeps the file byte-for-byte reproducible.
+            path.write_bytes(gzip.compress(data.encode("utf-8"), mtime=0))
+        else:
+            path.write_text(data, encoding="utf-8")
+        return path
+
+
+def _softmax(z: list[float]) -> list[float]:
+    m = max(z)
+    e = [math.exp(s - m) for s in z]
+    total = sum(e)
+    return [x / total for x in e]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The tier to use for a prediction, and why it is not simply the most likely one."""
+
+    tier: str
+    predicted: str  # the most likely tier
+    confidence: float  # its calibrated probability
+    escalated: str = ""  # why the tier is above `predicted` ("" when it is not)
+
+
+def decide(
+    tiers: list[str], probs: list[float], *, under_penalty: float, escalate_below: float
+) -> Decision:
+    """Pick a tier from calibrated probabilities (tiers cheapest first); never below the
+    most likely tier.
+
+    Two guards against under-routing, the expensive mistake: (1) the tier minimising the
+    expected cost of a mistake, where each tier too weak costs `under_penalty` times a tier
+    too strong; (2) when the top probability is below `escalate_below`, one tier up.
+    The higher of the two wins.
+    """
+    k = len(tiers)
+    best = max(range(k), key=lambda i: (probs[i], i))
+    conf = probs[best]
+    expected = []
+    for t in range(k):
+        loss = 0.0
+        for y in range(k):
+            loss += probs[y] * ((t - y) if t >= y else under_penalty * (y - t))
+        expected.append(loss)
+    by_cost = min(range(k), key=lambda t: (expected[t], t))
+    chosen, why = best, ""
+    if by_cost > chosen:
+        risk = sum(probs[by_cost:])
+        chosen = by_cost
+        why = f"{risk:.2f} chance it needs {tiers[by_cost]} or above → {tiers[by_cost]}"
+    if conf < escalate_below and best + 1 < k and best + 1 > chosen:
+        chosen = best + 1
+        why = f"below {escalate_below:g} → escalated to {tiers[chosen]}"
+    return Decision(tiers[chosen], tiers[best], conf, why)
+
+
+def load(path: str | Path) -> LearnedModel:
+    """Load a weights file; raises WeightsError with the reason when it cannot be used."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        data = json.loads(raw)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such weights file") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise WeightsError(f"{path}: not a readable weights file ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise WeightsError(f"{path}: not a {FORMAT} weights file")
+    if data.get("version") != FORMAT_VERSION:
+        raise WeightsError(f"{path}: weights format version {data.get('version')} unsupported")
+    try:
+        tiers = list(data["tiers"])
+        k = len(tiers)
+        vocab = data["vocab"]  # rows stay JSON lists: converting 20k of them costs ~10 ms
+        if not isinstance(vocab, dict):
+            raise ValueError("vocab is not an object")
+        if any(len(row) != k + 1 for row in vocab.values()) or len(data["bias"]) != k:
+            raise ValueError("weight rows do not match the tier count")
+        feats = data.get("features", {})
+        return LearnedModel(
+            tiers=tiers,
+            vocab=vocab,
+            bias=[float(b) for b in data["bias"]],
+            temperature=float(data.get("temperature", 1.0)),
+            char_min=int(feats.get("char_min", 2)),
+            char_max=int(feats.get("char_max", 5)),
+            rule_alpha=float(data.get("fusion", {}).get("rule_alpha", 0.0)),
+            fused_temperature=float(data.get("fusion", {}).get("temperature", 1.0)),
+            under_penalty=float(data.get("decision", {}).get("under_penalty", 2.0)),
+            source=str(path),
+            meta=data.get("trained_on", {}),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(f"{path}: malformed weights ({exc})") from None
+
+
+def shipped_weights_path() -> Path:
+    """The weights that ship with the package."""
+    return Path(__file__).parent / "data" / "router_weights.json.gz"
+
+
+def data_dir() -> Path:
+    """The user data dir: $MODELROUTER_DATA_DIR or the platform's user data dir."""
+    env = os.environ.get("MODELROUTER_DATA_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("modelrouter"))
+
+
+def personal_weights_path() -> Path:
+    """Where `modelrouter train --from-history` writes the personal model."""
+    return data_dir() / "personal_router.json.gz"
+
+
+def overrides_log_path() -> Path:
+    """The plain JSONL log of user corrections (redo / explicit tier override)."""
+    return data_dir() / "overrides.jsonl"
+
+
+_cache: dict[tuple[str, float], LearnedModel] = {}
+# (weights setting, data dir setting) -> (when the files were last checked, model)
+_recent: dict[tuple[str | None, str | None], tuple[float, LearnedModel]] = {}
+RECHECK_S = 1.0  # how often to look for a new or retrained weights file
+
+
+def default_model(weights: str | None = None) -> LearnedModel:
+    """The model to route with, loaded once and cached (reloaded when the file changes).
+
+    `weights` is an explicit file (rules.classifier.weights); otherwise the personal model
+    in the user data dir when there is one, else the shipped model. The files are looked at
+    no more than once a second, so a classification costs no system calls.
+    """
+    memo_key = (weights, os.environ.get("MODELROUTER_DATA_DIR"))
+    now = time.monotonic()
+    recent = _recent.get(memo_key)
+    if recent is not None and now - recent[0] < RECHECK_S:
+        return recent[1]
+    if weights:
+        path = Path(weights).expanduser()
+    else:
+        personal = personal_weights_path()
+        path = personal if personal.is_file() else shipped_weights_path()
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = -1.0
+    key = (str(path), mtime)
+    model = _cache.get(key)
+    if model is None:
+        model = load(path)
+        if len(_cache) > 4:
+            _cache.clear()
+        _cache[key] = model
+    _recent[memo_key] = (now, model)
+    return model
+
+
+_warned: set[str] = set()  # weights problems already logged (once each)
+
+
+def classify_hybrid(rules, text: str, by_rules, *, use_rules: bool = True):
+    """The hybrid decision, given the rule-based classification `by_rules`.
+
+    Rules decide alone when they are confident (at least rules.classifier.rule_confidence);
+    otherwise the learned model decides, with the rules' evidence fused in (`use_rules`),
+    and its calibrated confidence may move the request up a tier (see `decide`). When no
+    model can be loaded the rules' answer stands and the reason says why.
+    """
+    settings = rules.classifier
+    if use_rules and by_rules.source == "rules" and by_rules.confidence >= settings.rule_confidence:
+        return replace(
+            by_rules,
+            reason=f"rules (confidence {by_rules.confidence:.2f} ≥ "
+            f"{settings.rule_confidence:g}): {by_rules.reason}",
+        )
+    try:
+        model = default_model(settings.weights)
+    except WeightsError as exc:
+        if str(exc) not in _warned:
+            _warned.add(str(exc))
+            log.warning("learned router unavailable: %s", exc)
+        return replace(by_rules, reason=f"{by_rules.reason} (learned model unavailable: {exc})")
+    order = rules.tier_order
+    if model.tiers != order:
+        return replace(
+            by_rules,
+            reason=f"{by_rules.reason} (learned model tiers {model.tiers} do not match the rules)",
+        )
+    probs = model.predict_proba(text, by_rules.scores if use_rules else None)
+    d = decide(
+        order,
+        probs,
+        under_penalty=model.under_penalty,
+        escalate_below=settings.escalate_below,
+    )
+    ranked = sorted(zip(order, probs, strict=True), key=lambda tp: -tp[1])
+    personal = Path(model.source).name == personal_weights_path().name
+    which = "personal model" if personal else "learned model"
+    reason = f"{which}: {ranked[0][0]} {ranked[0][1]:.2f} ({ranked[1][0]} {ranked[1][1]:.2f})"
+    tier, escalated = d.tier, d.escalated
+    if tier == order[0] and by_rules.tokens >= LONG_REQUEST_TOKENS and len(order) > 1:
+        # A short ask with a lot of pasted code is not a one-line fix.
+        tier, escalated = order[1], f"{by_rules.tokens} tokens is too long for {order[0]}"
+    if escalated:
+        reason += f"; {escalated}"
+    if use_rules and by_rules.matched:
+        reason += f"; rules weighed in: {by_rules.reason}"
+    return replace(
+        by_rules,
+        tier=tier,
+        confidence=round(d.confidence, 3),
+        reason=reason,
+        source="learned",
+    )
+
+
+def select_weights(rules, which: str):
+    """`rules` with the learned model set to "shipped", "personal" or a weights file.
+
+    Raises ValueError when the chosen weights do not exist.
+    """
+    if which == "shipped":
+        path = shipped_weights_path()
+    elif which == "personal":
+        path = personal_weights_path()
+        if not path.is_file():
+            raise ValueError(f"no personal model at {path}; run `modelrouter train --from-history`")
+    else:
+        path = Path(which).expanduser()
+        if not path.is_file():
+            raise ValueError(f"{path}: no such weights file")
+    return replace(rules, classifier=replace(rules.classifier, weights=str(path)))

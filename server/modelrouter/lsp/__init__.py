@@ -1,0 +1,1 @@
+"""The language server: code actions that route, stream, edit and explain themselves."""

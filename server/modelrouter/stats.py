@@ -1,0 +1,156 @@
+"""Summaries of the ledger: requests, tokens, spend, savings, fallbacks, latency.
+
+Used by `modelrouter stats`, the HTML report and the language server's `modelrouter.stats`
+command, so all three show the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from modelrouter.ledger import RequestRecord
+
+GROUPINGS = ("tier", "backend", "action", "day")
+NO_ANSWER = "(no answer)"
+NO_ACTION = "(free-form)"
+
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.IGNORECASE)
+_SPAN_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str | None, now: float | None = None) -> float | None:
+    """Read a --since value: 7d, 24h, 30m, 2w, an ISO date/time, or "all" (None).
+
+    Returns a unix time. Raises ValueError with a message naming the accepted forms.
+    """
+    if text is None or text.strip().lower() in ("", "all"):
+        return None
+    now = time.time() if now is None else now
+    m = _SPAN.match(text)
+    if m:
+        return now - float(m.group(1)) * _SPAN_S[m.group(2).lower()]
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"cannot read --since {text!r}: use a span like 7d, 24h, 30m, 2w, "
+            "a date like 2026-11-01, or 'all'"
+        ) from None
+    return when.astimezone().timestamp() if when.tzinfo is None else when.timestamp()
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0..100) with linear interpolation; None for no values."""
+    if not values:
+        return None
+    s = sorted(values)
+    pos = (len(s) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def day_of(ts: float) -> str:
+    """The local calendar day of a unix time, as YYYY-MM-DD."""
+    return datetime.fromtimestamp(ts).astimezone().date().isoformat()
+
+
+_KEYS: dict[str, Callable[[RequestRecord], str]] = {
+    "tier": lambda e: e.tier,
+    "backend": lambda e: e.backend or NO_ANSWER,
+    "action": lambda e: e.action or NO_ACTION,
+    "day": lambda e: day_of(e.ts),
+}
+
+
+def _totals(entries: list[RequestRecord]) -> dict[str, Any]:
+    n = len(entries)
+    spend = sum(e.cost_usd for e in entries)
+    top = sum(e.top_tier_cost_usd for e in entries if e.status == "ok")
+    saved = sum(e.saved_usd for e in entries)
+    fallbacks = sum(1 for e in entries if e.fallback)
+    latencies = [e.latency_s for e in entries if e.status == "ok" and e.latency_s is not None]
+    return {
+        "requests": n,
+        "ok": sum(1 for e in entries if e.status == "ok"),
+        "failed": sum(1 for e in entries if e.status == "failed"),
+        "cancelled": sum(1 for e in entries if e.status == "cancelled"),
+        "input_tokens": sum(e.input_tokens for e in entries),
+        "output_tokens": sum(e.output_tokens for e in entries),
+        "estimated_token_requests": sum(1 for e in entries if e.tokens_estimated),
+        "spend_usd": round(spend, 6),
+        "top_tier_usd": round(top, 6),
+        "saved_usd": round(saved, 6),
+        "saved_pct": round(100 * saved / top, 1) if top > 0 else 0.0,
+        "fallbacks": fallbacks,
+        "fallback_rate": round(fallbacks / n, 4) if n else 0.0,
+        "latency_median_s": _round(percentile(latencies, 50)),
+        "latency_p95_s": _round(percentile(latencies, 95)),
+    }
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
+def backend_latency(entries: Iterable[RequestRecord]) -> list[dict[str, Any]]:
+    """Per backend: calls made to it, failures, and latency of its successful answers."""
+    calls: dict[str, list[float]] = {}
+    failures: dict[str, int] = {}
+    for e in entries:
+        for a in e.attempts:
+            if a.outcome == "skipped":
+                continue
+            calls.setdefault(a.backend, [])
+            if a.outcome == "ok":
+                calls[a.backend].append(a.elapsed_s)
+            else:
+                failures[a.backend] = failures.get(a.backend, 0) + 1
+    return [
+        {
+            "backend": name,
+            "calls": len(ok) + failures.get(name, 0),
+            "failed": failures.get(name, 0),
+            "latency_median_s": _round(percentile(ok, 50)),
+            "latency_p95_s": _round(percentile(ok, 95)),
+        }
+        for name, ok in sorted(calls.items())
+    ]
+
+
+def summarize(
+    entries: list[RequestRecord],
+    *,
+    by: str = "backend",
+    since: float | None = None,
+    until: float | None = None,
+) -> dict[str, Any]:
+    """The summary of `entries`, grouped `by` tier, backend, action or day.
+
+    Top-level keys: the totals (requests, tokens, spend_usd, saved_usd, saved_pct,
+    fallback_rate, latency), `backends` (per-backend call latency median/p95) and `by`
+    (one row per group, largest spend first; by day: chronological).
+    """
+    if by not in _KEYS:
+        raise ValueError(f"cannot group by {by!r}: use one of {', '.join(GROUPINGS)}")
+    key = _KEYS[by]
+    groups: dict[str, list[RequestRecord]] = {}
+    for e in entries:
+        groups.setdefault(key(e), []).append(e)
+    rows = [{"key": k, **_totals(g)} for k, g in groups.items()]
+    if by == "day":
+        rows.sort(key=lambda r: r["key"])
+    else:
+        rows.sort(key=lambda r: (-r["spend_usd"], -r["requests"], r["key"]))
+    return {
+        "since": since,
+        "until": until,
+        **_totals(entries),
+        "backends": backend_latency(entries),
+        "by_key": by,
+        "by": rows,
+    }

@@ -1,0 +1,602 @@
+"""A fake model provider: a real HTTP server on 127.0.0.1 speaking four wire formats.
+
+Formats, chosen by path like the real services:
+  POST /v1/chat/completions                       OpenAI-compatible (SSE when "stream": true)
+  POST /v1/messages                               Anthropic Messages (SSE when "stream": true)
+  POST /v1beta/models/M:streamGenerateContent     Gemini (SSE with ?alt=sse)
+  POST /v1beta/models/M:generateContent           Gemini, not streamed
+  POST /api/chat                                  Ollama (NDJSON unless "stream": false)
+
+Several backends share one server by giving each its own path prefix ("route"):
+`fake.base_url("openai", "primary")` is `http://127.0.0.1:PORT/primary/v1`. Each route
+answers with its scripted `Reply` (queued replies first, then the route's default) and
+every request is recorded for assertions. Streamed bodies use chunked transfer encoding,
+so a stream cut mid-way is a real broken connection to the client.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Reply:
+    """How a route answers one request."""
+
+    text: str = "Hello from the fake provider."
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    chunk_size: int = 8  # characters of answer per streamed chunk
+    delay: float = 0.0  # seconds before each streamed chunk
+    first_delay: float = 0.0  # seconds before the response starts (headers included)
+    cut_after: int | None = None  # close the connection after this many text chunks
+    garbage_after: int | None = None  # send malformed data after this many text chunks
+    error_after: int | None = None  # send the provider's mid-stream error after this many
+    input_tokens: int = 11
+    output_tokens: int | None = None  # default: one per text chunk
+    usage: bool = True  # report usage at all
+    model: str | None = None  # reported model name; default: the requested one
+    error_body: str | None = None  # raw body for error statuses; default: provider format
+    error_type: str = "overloaded_error"  # anthropic mid-stream error type
+    hold: threading.Event | None = None  # wait for this before the last text chunk
+    whole: bool = False  # answer with one JSON body even when a stream was asked for
+
+
+@dataclass
+class Recorded:
+    """One request as the server saw it."""
+
+    route: str
+    wire: str  # openai | anthropic | gemini | ollama | unknown
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: Any
+    raw: bytes
+    client_port: int = 0  # the same port on two requests means one reused connection
+    disconnected: threading.Event = field(default_factory=threading.Event)
+
+
+class FakeProvider:
+    """Start with `start()`, stop with `stop()`; script with `reply()` / `default()`."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._queues: dict[str, list[Reply]] = {}
+        self._defaults: dict[str, Reply] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+
+    def start(self) -> FakeProvider:
+        handler = type("Handler", (_Handler,), {"provider": self})
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def base_url(self, wire: str, route: str = "default") -> str:
+        """The `base_url` a backend of type `wire` uses to reach `route` (SDK conventions)."""
+        suffix = "/v1" if wire == "openai" else ""
+        return f"{self.url}/{route}{suffix}"
+
+    # scripting
+
+    def default(self, route: str, reply: Reply) -> None:
+        """Answer every request on `route` with `reply` once the queue is empty."""
+        with self._lock:
+            self._defaults[route] = reply
+
+    def reply(self, route: str, *replies: Reply) -> None:
+        """Answer the next requests on `route` with `replies`, in order."""
+        with self._lock:
+            self._queues.setdefault(route, []).extend(replies)
+
+    def requests_to(self, route: str) -> list[Recorded]:
+        """Requests received on `route`."""
+        return [r for r in self.requests if r.route == route]
+
+    def _next_reply(self, route: str) -> Reply:
+        with self._lock:
+            queue = self._queues.get(route)
+            if queue:
+                return queue.pop(0)
+            return self._defaults.get(route, Reply())
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (cancelled, timed out) while a handler was still writing
+        # is expected here; anything else is a bug in the fake and must be seen.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (OSError, ValueError)):
+            super().handle_error(request, client_address)
+
+
+class _Cut(Exception):
+    """Stop writing and drop the connection."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    provider: FakeProvider
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        return None
+
+    def do_GET(self) -> None:
+        self._send_json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        segments = parts.path.split("/", 2)
+        route = segments[1] if len(segments) > 1 else ""
+        rest = "/" + (segments[2] if len(segments) > 2 else "")
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        wire = _wire(rest)
+        record = Recorded(
+            route=route,
+            wire=wire,
+            method="POST",
+            path=rest,
+            query=parse_qs(parts.query),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            raw=raw,
+            client_port=self.client_address[1],
+        )
+        self.provider.requests.append(record)
+        reply = self.provider._next_reply(route)
+        if reply.first_delay:
+            time.sleep(reply.first_delay)
+        if wire == "unknown":
+            self._send_json(404, {"error": {"message": f"no such endpoint {rest}"}})
+            return
+        if reply.status >= 400:
+            self._send_error(wire, reply)
+            return
+        model = reply.model or _requested_model(wire, rest, body)
+        streamed = _wants_stream(wire, rest, parts.query, body) and not reply.whole
+        try:
+            if streamed:
+                self._stream(wire, reply, model)
+            else:
+                self._send_json(200, _whole(wire, reply, model), reply.headers)
+        except (_Cut, BrokenPipeError, ConnectionResetError):
+            record.disconnected.set()
+            self.close_connection = True
+
+    # responses
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_error(self, wire: str, reply: Reply) -> None:
+        status = reply.status
+        data = (reply.error_body or json.dumps(_error_payload(wire, status))).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _cut(self) -> None:
+        """Drop the connection without the chunked terminator: a broken stream."""
+        self.wfile.flush()
+        raise _Cut
+
+    def _stream(self, wire: str, reply: Reply, model: str) -> None:
+        self.send_response(200)
+        content_type = "application/x-ndjson" if wire == "ollama" else "text/event-stream"
+        self.send_header("content-type", content_type)
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("cache-control", "no-cache")
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.flush()
+        writer = _WRITERS[wire](reply, model)
+        pieces = _split(reply.text, reply.chunk_size)
+        for frame in writer.start():
+            self._chunk(frame)
+        for index, piece in enumerate(pieces):
+            if reply.cut_after is not None and index == reply.cut_after:
+                self._cut()
+            if reply.garbage_after is not None and index == reply.garbage_after:
+                self._chunk(writer.garbage())
+                self._chunk(b"")
+                return
+            if reply.error_after is not None and index == reply.error_after:
+                self._chunk(writer.error())
+                self._chunk(b"")
+                return
+            if reply.delay:
+                time.sleep(reply.delay)
+            if reply.hold is not None and index == len(pieces) - 1:
+                reply.hold.wait(30)
+            self._chunk(writer.delta(piece))
+        if reply.cut_after is not None and reply.cut_after >= len(pieces):
+            self._cut()
+        for frame in writer.end(len(pieces)):
+            self._chunk(frame)
+        self._chunk(b"")  # zero-length chunk: end of body
+
+
+def _split(text: str, size: int) -> list[str]:
+    size = max(1, size)
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _wire(path: str) -> str:
+    if path.endswith("/v1/chat/completions") or path == "/chat/completions":
+        return "openai"
+    if path.endswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/v1beta/models/") and (
+        path.endswith(":streamGenerateContent") or path.endswith(":generateContent")
+    ):
+        return "gemini"
+    if path == "/api/chat":
+        return "ollama"
+    return "unknown"
+
+
+def _requested_model(wire: str, path: str, body: Any) -> str:
+    if wire == "gemini":
+        return path.removeprefix("/v1beta/models/").split(":", 1)[0]
+    return (body or {}).get("model", "fake-model") if isinstance(body, dict) else "fake-model"
+
+
+def _wants_stream(wire: str, path: str, query: str, body: Any) -> bool:
+    if wire == "gemini":
+        return path.endswith(":streamGenerateContent")
+    stream = body.get("stream") if isinstance(body, dict) else None
+    if wire == "ollama":
+        return stream is not False  # Ollama streams unless told not to
+    return bool(stream)
+
+
+def _output_tokens(reply: Reply, chunks: int) -> int:
+    return reply.output_tokens if reply.output_tokens is not None else chunks
+
+
+def _error_payload(wire: str, status: int) -> Any:
+    messages = {
+        400: ("invalid_request_error", "INVALID_ARGUMENT", "Invalid request."),
+        401: ("authentication_error", "UNAUTHENTICATED", "Invalid API key."),
+        403: ("permission_error", "PERMISSION_DENIED", "Forbidden."),
+        429: ("rate_limit_error", "RESOURCE_EXHAUSTED", "Rate limit exceeded."),
+        500: ("api_error", "INTERNAL", "Internal server error."),
+        503: ("api_error", "UNAVAILABLE", "Service unavailable."),
+        529: ("overloaded_error", "UNAVAILABLE", "Overloaded"),
+    }
+    kind, gstatus, message = messages.get(status, ("api_error", "UNKNOWN", f"HTTP {status}"))
+    if wire == "anthropic":
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    if wire == "gemini":
+        return {"error": {"code": status, "message": message, "status": gstatus}}
+    if wire == "ollama":
+        return {"error": message}
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def _sse(payload: Any, event: str | None = None, sep: bytes = b"\n\n") -> bytes:
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + json.dumps(payload).encode() + sep
+
+
+class _OpenAIWriter:
+    def __init__(self, reply: Reply, model: str) -> None:
+        self.reply = reply
+        self.model = model
+        self.id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+
+    def _chunk(self, choices: list, usage: Any = None) -> bytes:
+        return _sse(
+            {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": self.model,
+                "system_fingerprint": None,
+                "choices": choices,
+                "usage": usage,
+            }
+        )
+
+    def start(self) -> list[bytes]:
+        delta = {"role": "assistant", "content": ""}
+        return [
+            self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+        ]
+
+    def delta(self, text: str) -> bytes:
+        choice = {"index": 0, "delta": {"content": text}, "logprobs": None, "finish_reason": None}
+        return self._chunk([choice])
+
+    def end(self, chunks: int) -> list[bytes]:
+        frames = [
+            self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}])
+        ]
+        if self.reply.usage:
+            out = _output_tokens(self.reply, chunks)
+            usage = {
+                "prompt_tokens": self.reply.input_tokens,
+                "completion_tokens": out,
+                "total_tokens": self.reply.input_tokens + out,
+            }
+            frames.append(self._chunk([], usage))
+        frames.append(b"data: [DONE]\n\n")
+        return frames
+
+    def garbage(self) -> bytes:
+        return b'data: {"id": "chatcmpl-x", "choices": [{"delta": {"content": "tr\n\n'
+
+    def error(self) -> bytes:
+        return _sse({"error": {"message": "The server had an error", "type": "server_error"}})
+
+
+class _AnthropicWriter:
+    def __init__(self, reply: Reply, model: str) -> None:
+        self.reply = reply
+        self.model = model
+
+    def start(self) -> list[bytes]:
+        message = {
+            "id": f"msg_{uuid.uuid4().hex[:16]}",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": self.model,
+            "stop_reason": None,
+            "stop_sequence": None,
+        }
+        if self.reply.usage:  # the real API always reports it; compatible servers may not
+            message["usage"] = {"input_tokens": self.reply.input_tokens, "output_tokens": 1}
+        return [
+            _sse({"type": "message_start", "message": message}, "message_start"),
+            _sse(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+                "content_block_start",
+            ),
+            _sse({"type": "ping"}, "ping"),
+        ]
+
+    def delta(self, text: str) -> bytes:
+        return _sse(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": text},
+            },
+            "content_block_delta",
+        )
+
+    def end(self, chunks: int) -> list[bytes]:
+        delta: dict = {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        }
+        if self.reply.usage:
+            delta["usage"] = {"output_tokens": _output_tokens(self.reply, chunks)}
+        return [
+            _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            _sse(delta, "message_delta"),
+            _sse({"type": "message_stop"}, "message_stop"),
+        ]
+
+    def garbage(self) -> bytes:
+        return b'event: content_block_delta\ndata: {"type": "content_blo\x00\xff\n\n'
+
+    def error(self) -> bytes:
+        return _sse(
+            {"type": "error", "error": {"type": self.reply.error_type, "message": "Overloaded"}},
+            "error",
+        )
+
+
+class _GeminiWriter:
+    def __init__(self, reply: Reply, model: str) -> None:
+        self.reply = reply
+        self.model = model
+
+    def _usage(self, chunks: int) -> dict:
+        out = _output_tokens(self.reply, chunks)
+        return {
+            "promptTokenCount": self.reply.input_tokens,
+            "candidatesTokenCount": out,
+            "totalTokenCount": self.reply.input_tokens + out,
+        }
+
+    def _frame(self, text: str, finish: str | None, chunks: int) -> bytes:
+        candidate: dict = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        payload: dict = {"candidates": [candidate], "modelVersion": self.model}
+        if self.reply.usage:
+            payload["usageMetadata"] = self._usage(chunks)
+        return _sse(payload, sep=b"\r\n\r\n")
+
+    def start(self) -> list[bytes]:
+        self.sent = 0
+        return []
+
+    def delta(self, text: str) -> bytes:
+        self.sent += 1
+        return self._frame(text, None, self.sent)
+
+    def end(self, chunks: int) -> list[bytes]:
+        return [self._frame("", "STOP", chunks)]
+
+    def garbage(self) -> bytes:
+        return b'data: {"candidates": [{"content": {"parts": [{"te\r\n\r\n'
+
+    def error(self) -> bytes:
+        return _sse({"error": {"code": 500, "message": "Internal error", "status": "INTERNAL"}})
+
+
+class _OllamaWriter:
+    def __init__(self, reply: Reply, model: str) -> None:
+        self.reply = reply
+        self.model = model
+
+    def _line(self, payload: dict) -> bytes:
+        return json.dumps(payload).encode() + b"\n"
+
+    def start(self) -> list[bytes]:
+        return []
+
+    def delta(self, text: str) -> bytes:
+        return self._line(
+            {
+                "model": self.model,
+                "created_at": "2025-01-01T00:00:00Z",
+                "message": {"role": "assistant", "content": text},
+                "done": False,
+            }
+        )
+
+    def end(self, chunks: int) -> list[bytes]:
+        final: dict = {
+            "model": self.model,
+            "created_at": "2025-01-01T00:00:00Z",
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": "stop",
+            "total_duration": 1000,
+        }
+        if self.reply.usage:
+            final["prompt_eval_count"] = self.reply.input_tokens
+            final["eval_count"] = _output_tokens(self.reply, chunks)
+        return [self._line(final)]
+
+    def garbage(self) -> bytes:
+        return b'{"model": "x", "message": {"content": "tru\n'
+
+    def error(self) -> bytes:
+        return self._line({"error": "model runner has unexpectedly stopped"})
+
+
+_WRITERS: dict[str, Any] = {
+    "openai": _OpenAIWriter,
+    "anthropic": _AnthropicWriter,
+    "gemini": _GeminiWriter,
+    "ollama": _OllamaWriter,
+}
+
+
+def _whole(wire: str, reply: Reply, model: str) -> Any:
+    """The non-streamed response body."""
+    chunks = len(_split(reply.text, reply.chunk_size))
+    out = _output_tokens(reply, chunks)
+    if wire == "openai":
+        body: dict = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply.text, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+        if reply.usage:
+            body["usage"] = {
+                "prompt_tokens": reply.input_tokens,
+                "completion_tokens": out,
+                "total_tokens": reply.input_tokens + out,
+            }
+        return body
+    if wire == "anthropic":
+        return {
+            "id": f"msg_{uuid.uuid4().hex[:16]}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": reply.text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": reply.input_tokens, "output_tokens": out},
+        }
+    if wire == "gemini":
+        return {
+            "candidates": [
+                {
+                    "content": {"parts": [{"text": reply.text}], "role": "model"},
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": {
+                "promptTokenCount": reply.input_tokens,
+                "candidatesTokenCount": out,
+                "totalTokenCount": reply.input_tokens + out,
+            },
+            "modelVersion": model,
+        }
+    return {
+        "model": model,
+        "created_at": "2025-01-01T00:00:00Z",
+        "message": {"role": "assistant", "content": reply.text},
+        "done": True,
+        "done_reason": "stop",
+        "prompt_eval_count": reply.input_tokens,
+        "eval_count": out,
+    }
