@@ -34,6 +34,7 @@ from modelrouter.backends.base import Message, StreamDone, TextDelta
 from modelrouter.backends.llamacpp import (
     PACKAGED_MODELS,
     LlamaCppBackend,
+    default_threads,
     load_model,
     unusable_reason,
 )
@@ -171,7 +172,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", choices=sorted(PACKAGED_MODELS))
     parser.add_argument("--model-path", help="any GGUF file instead of the packaged models")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--threads", type=int, default=default_threads(), help="default: as the backend"
+    )
     parser.add_argument("--context", type=int, default=4096)
     parser.add_argument("--limit", type=int, help="only the first N cases")
     parser.add_argument("--show-failures", action="store_true")

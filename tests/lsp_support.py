@@ -360,6 +360,15 @@ def lines_range(first: int, last_exclusive: int) -> types.Range:
     return _range(first, 0, last_exclusive, 0)
 
 
+def lines_range_json(first: int, last_exclusive: int) -> dict[str, Any]:
+    """`lines_range` as JSON, the way a client sends it in `modelrouter.run` arguments."""
+    rng = lines_range(first, last_exclusive)
+    return {
+        "start": {"line": rng.start.line, "character": rng.start.character},
+        "end": {"line": rng.end.line, "character": rng.end.character},
+    }
+
+
 def _key(rng: types.Range) -> tuple[int, int]:
     return rng.start.line, rng.start.character
 

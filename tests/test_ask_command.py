@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+from cli_support import run_modelrouter
 from fakes.provider import Reply
 
 
@@ -35,13 +36,7 @@ def _rules(tmp_path, fake) -> str:
 
 
 def _ask(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "modelrouter", "ask", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **(env_extra or {})},
-    )
+    return run_modelrouter("ask", *args, env={"HOME": "/tmp", **(env_extra or {})})
 
 
 def test_piped_output_is_only_the_final_complete_answer(tmp_path, fake_provider):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
+from cli_support import run_modelrouter
 from fakes.provider import FakeProvider
 
 CLOUD_KEY = "sk-proj-" + "Zx81Qw72Er63Ty54Ui45Op36As27Df18"
@@ -38,14 +38,14 @@ default_tier: feature
 
 
 def ask(tmp_path: Path, fake: FakeProvider, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "modelrouter", "ask", "tidy this", "--tier", "feature", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return run_modelrouter(
+        "ask",
+        "tidy this",
+        "--tier",
+        "feature",
+        *args,
         cwd=tmp_path,
         env={
-            "PATH": "/usr/bin:/bin",
             "HOME": str(tmp_path),
             "DRY_CLOUD_KEY": CLOUD_KEY,
             "MODELROUTER_DATA_DIR": str(tmp_path / "data"),

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from modelrouter.config import Rules
-from modelrouter.rules import RulesError, default_rules_path, load_rules
+from modelrouter.rules import TOP_KEYS, RulesError, default_rules_path, load_rules
 
 FUZZ = settings(
     max_examples=150,
@@ -130,16 +130,7 @@ yaml_scalars = (
 )
 rule_keys = st.sampled_from(
     [
-        "version",
-        "extends",
-        "backends",
-        "tiers",
-        "routes",
-        "default_tier",
-        "actions",
-        "classifier",
-        "privacy",
-        "edits",
+        *TOP_KEYS,
         "type",
         "model",
         "patterns",

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
+from cli_support import run_modelrouter
 from fakes.provider import FakeProvider, Reply
-from lsp_support import editor_session, fenced, lines_range
+from lsp_support import editor_session, fenced, lines_range_json
 
 CLOUD_KEY = "sk-proj-" + "Lk29Vb38Nm47Qa56Ws65Ed74Rf83Tg92"
 OTHER_KEY = "sk-ant-api03-" + "Pq19Ow28Ie37Ru46Yt55Ha64Js73Kd82Lf91"
@@ -52,14 +52,14 @@ default_tier: feature
 
 
 def ask(tmp_path: Path, fake: FakeProvider, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "modelrouter", "ask", "tidy this", "--tier", "feature", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return run_modelrouter(
+        "ask",
+        "tidy this",
+        "--tier",
+        "feature",
+        *args,
         cwd=tmp_path,
         env={
-            "PATH": "/usr/bin:/bin",
             "HOME": str(tmp_path / "home"),
             "LEAK_CLOUD_KEY": CLOUD_KEY,
             "LEAK_OTHER_KEY": OTHER_KEY,
@@ -125,7 +125,7 @@ async def test_language_server_outputs_and_data_never_contain_a_key(
         tmp_path, fake_provider, settings={"logFile": str(log_file)}
     ) as editor:
         uri = editor.open("geometry.py", source)
-        whole = {"uri": uri, "range": _r(0, 3)}
+        whole = {"uri": uri, "range": lines_range_json(0, 3)}
         # The provider fails, echoing the key in its error: nothing is applied.
         failed = await editor.execute("modelrouter.run", {"action": "design", **whole})
         assert failed["applied"] is False
@@ -160,11 +160,3 @@ async def test_language_server_outputs_and_data_never_contain_a_key(
     seen.append(all_files(tmp_path / "data"))
     for text in seen:
         assert LSP_KEY not in text
-
-
-def _r(first: int, last: int) -> dict:
-    rng = lines_range(first, last)
-    return {
-        "start": {"line": rng.start.line, "character": rng.start.character},
-        "end": {"line": rng.end.line, "character": rng.end.character},
-    }

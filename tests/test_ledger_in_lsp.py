@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from fakes.provider import Reply
-from lsp_support import editor_session, fenced, lines_range
+from lsp_support import editor_session, fenced, lines_range_json
 from modelrouter.ledger import Ledger
 
 SOURCE = "def area(w, h):\n    pass\n"
@@ -26,17 +26,9 @@ async def test_requests_are_recorded_summed_linked_and_labelled(tmp_path, fake_p
     fake_provider.default("strong", Reply(text=fenced(BODY), input_tokens=1200, output_tokens=400))
     async with editor_session(tmp_path, fake_provider, tiers=TIERS) as editor:
         uri = editor.open("geometry.py", SOURCE)
-        rng = lines_range(0, 2)
         result = await editor.execute(
             "modelrouter.run",
-            {
-                "action": "implement",
-                "uri": uri,
-                "range": {
-                    "start": {"line": rng.start.line, "character": rng.start.character},
-                    "end": {"line": rng.end.line, "character": rng.end.character},
-                },
-            },
+            {"action": "implement", "uri": uri, "range": lines_range_json(0, 2)},
         )
         assert result["applied"] is True and result["backend"] == "cloud", result
 

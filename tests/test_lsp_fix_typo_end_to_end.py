@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fakes.provider import Reply
-from lsp_support import editor_session, fenced, lines_range, wait_for
+from lsp_support import editor_session, fenced, lines_range, lines_range_json, wait_for
 from lsprotocol import types
 
 SOURCE = '''import os
@@ -38,7 +38,7 @@ async def test_fix_typo_applies_the_exact_edit_and_hover_names_the_model(tmp_pat
         uri = editor.open("greet.py", SOURCE)
         result = await editor.execute(
             "modelrouter.run",
-            {"action": "fix-typo", "uri": uri, "range": _json(lines_range(4, 6))},
+            {"action": "fix-typo", "uri": uri, "range": lines_range_json(4, 6)},
         )
         assert result["applied"] is True, result
         assert (result["backend"], result["model"], result["tier"]) == (
@@ -88,7 +88,7 @@ async def test_progress_reports_backend_and_tokens_then_ends(tmp_path, fake_prov
         uri = editor.open("greet.py", SOURCE)
         result = await editor.execute(
             "modelrouter.run",
-            {"action": "fix-typo", "uri": uri, "range": _json(lines_range(3, 6))},
+            {"action": "fix-typo", "uri": uri, "range": lines_range_json(3, 6)},
         )
         assert result["applied"] is True
         (reports,) = editor.client.progress_reports.values()
@@ -113,7 +113,7 @@ async def test_a_fallback_shows_in_the_hover(tmp_path, fake_provider):
         uri = editor.open("greet.py", SOURCE)
         result = await editor.execute(
             "modelrouter.run",
-            {"action": "fix-typo", "uri": uri, "range": _json(lines_range(3, 6))},
+            {"action": "fix-typo", "uri": uri, "range": lines_range_json(3, 6)},
         )
         assert result["applied"] is True
         assert result["backend"] == "cloud"
@@ -129,7 +129,7 @@ async def test_a_reply_without_code_changes_nothing_and_says_why(tmp_path, fake_
         uri = editor.open("greet.py", SOURCE)
         result = await editor.execute(
             "modelrouter.run",
-            {"action": "fix-typo", "uri": uri, "range": _json(lines_range(3, 6))},
+            {"action": "fix-typo", "uri": uri, "range": lines_range_json(3, 6)},
         )
         assert result["applied"] is False
         assert "no fenced code block" in result["message"]
@@ -137,13 +137,6 @@ async def test_a_reply_without_code_changes_nothing_and_says_why(tmp_path, fake_
         assert editor.text(uri) == SOURCE
         await wait_for(lambda: editor.client.messages)
         assert "nothing was changed" in editor.client.messages[-1].message
-
-
-def _json(rng: types.Range) -> dict:
-    return {
-        "start": {"line": rng.start.line, "character": rng.start.character},
-        "end": {"line": rng.end.line, "character": rng.end.character},
-    }
 
 
 async def test_fix_typo_for_a_neovim_client(tmp_path, fake_provider):

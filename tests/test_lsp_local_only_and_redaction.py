@@ -7,18 +7,10 @@ import re
 from pathlib import Path
 
 from fakes.provider import FakeProvider, Reply
-from lsp_support import editor_session, fenced, lines_range
+from lsp_support import editor_session, fenced, lines_range_json
 
 ENV = "API_TOKEN=tok-Hs82Kd91Lq\nDEBUG=1\n"
 APP = 'db_password = "pw-Lq84Jd72Ks"\nretries = 3\n'
-
-
-def whole(first: int, last: int) -> dict:
-    rng = lines_range(first, last)
-    return {
-        "start": {"line": rng.start.line, "character": rng.start.character},
-        "end": {"line": rng.end.line, "character": rng.end.character},
-    }
 
 
 async def test_env_file_goes_to_the_local_backend_only(
@@ -29,13 +21,13 @@ async def test_env_file_goes_to_the_local_backend_only(
         uri = editor.open(".env", ENV, language_id="dotenv")
         # trivial: [local, cloud] — only the local model may see it.
         result = await editor.execute(
-            "modelrouter.run", {"action": "fix-typo", "uri": uri, "range": whole(0, 2)}
+            "modelrouter.run", {"action": "fix-typo", "uri": uri, "range": lines_range_json(0, 2)}
         )
         assert result["applied"] is True, result
         assert result["backend"] == "local"
         # feature: [cloud, strong] — nothing local: refused, with the reason.
         refused = await editor.execute(
-            "modelrouter.run", {"action": "implement", "uri": uri, "range": whole(0, 2)}
+            "modelrouter.run", {"action": "implement", "uri": uri, "range": lines_range_json(0, 2)}
         )
         assert refused["applied"] is False
         assert "stay on this machine" in refused["message"]
@@ -52,7 +44,7 @@ async def test_cloud_sees_placeholders_and_the_file_keeps_its_values(
         # A first answer without code: learn what the model was shown.
         fake_provider.reply("cloud", Reply(text="I need more context."))
         first = await editor.execute(
-            "modelrouter.run", {"action": "implement", "uri": uri, "range": whole(0, 2)}
+            "modelrouter.run", {"action": "implement", "uri": uri, "range": lines_range_json(0, 2)}
         )
         assert first["applied"] is False
         sent = fake_provider.requests_to("cloud")[0].raw.decode()
@@ -63,7 +55,7 @@ async def test_cloud_sees_placeholders_and_the_file_keeps_its_values(
             "cloud", Reply(text=fenced(f'db_password = "{placeholder}"\nretries = 5\n'))
         )
         result = await editor.execute(
-            "modelrouter.run", {"action": "implement", "uri": uri, "range": whole(0, 2)}
+            "modelrouter.run", {"action": "implement", "uri": uri, "range": lines_range_json(0, 2)}
         )
         assert result["applied"] is True, result
         assert editor.text(uri) == APP.replace("retries = 3", "retries = 5")

@@ -139,3 +139,23 @@ def _json(rng: types.Range) -> dict:
         "start": {"line": rng.start.line, "character": rng.start.character},
         "end": {"line": rng.end.line, "character": rng.end.character},
     }
+
+
+async def test_tests_appended_to_an_open_test_file_carry_provenance(tmp_path, fake_provider):
+    fake_provider.default("strong", Reply(text=fenced(MORE_TESTS)))
+    async with editor_session(tmp_path, fake_provider) as editor:
+        test_uri = editor.open("tests/test_calc.py", TESTS)
+        uri = editor.open("calc.py", SOURCE)
+        result = await editor.execute(
+            "modelrouter.run",
+            {"action": "write-tests", "uri": uri, "range": _json(lines_range(0, 2))},
+        )
+        assert result["applied"] is True, result
+        (append,) = editor.applied[0].edit.document_changes
+        assert append.text_document.version == 1
+        text = editor.text(test_uri)
+        assert text.startswith(TESTS) and "def test_add_negative" in text
+        line = text.splitlines().index("def test_add_negative():")
+        hover = await editor.hover(test_uri, line, 4)
+        assert hover is not None and "strong-coder" in hover.contents.value
+        assert await editor.hover(test_uri, 3, 4) is None  # the test that was there before

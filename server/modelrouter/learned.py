@@ -1,4 +1,5 @@
-"""The learned router: a small n-gram logistic-regression model over request text.
+"""The learned router: a small linear model over request text's n-grams (a logistic
+regression blended with complement naive Bayes at training time; see `modelrouter.train`).
 
 Pure Python at run time (no numpy import on the request path): the weights are a table of
 feature string -> (idf, per-tier weight), loaded lazily once, and a prediction is one pass

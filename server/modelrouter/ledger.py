@@ -22,11 +22,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from modelrouter.paths import data_dir
 
 if TYPE_CHECKING:  # the engine imports this module; these are for annotations only
     from modelrouter.engine import Attempt, Job, Outcome
@@ -175,19 +177,21 @@ class RequestRecord:
         }
 
 
-def data_dir() -> Path:
-    """Where ModelRouter keeps its data: ``$MODELROUTER_DATA_DIR`` or the user data dir."""
-    env = os.environ.get("MODELROUTER_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("modelrouter", appauthor=False))
-
-
 def default_path() -> Path:
     """The ledger database file."""
     return data_dir() / LEDGER_FILENAME
+
+
+def read_entries(path: str | os.PathLike[str], since: float | None = None) -> list[RequestRecord]:
+    """Entries since `since` in the ledger at `path`, oldest first; raises LedgerError.
+
+    Reading must not create the database: a fresh install simply has no requests.
+    """
+    ledger = Ledger(path)
+    try:
+        return ledger.entries(since=since) if ledger.path.exists() else []
+    finally:
+        ledger.close()
 
 
 # -- building entries from engine results -----------------------------------------------------
@@ -466,13 +470,20 @@ class Ledger:
 
     # reading
 
-    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The reader connection, held under its lock; a database error drops it (the next
+        read reopens) and surfaces as a LedgerError."""
         try:
             with self._read_lock:
-                return self._reader_conn().execute(sql, tuple(params)).fetchall()
+                yield self._reader_conn()
         except (sqlite3.Error, OSError) as exc:
             self._reset_reader()
             raise LedgerError(_describe(exc, self.path)) from exc
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._reading() as conn:
+            return conn.execute(sql, tuple(params)).fetchall()
 
     def _reset_reader(self) -> None:
         with self._read_lock:
@@ -549,36 +560,31 @@ class Ledger:
         size of the ledger.
         """
         out: dict[str, Usage] = {}
-        try:
-            with self._read_lock:
-                conn = self._reader_conn()
-                conn.execute("BEGIN")  # one snapshot for every query below
-                try:
-                    top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0]
-                    for name, w in windows.items():
-                        row = conn.execute(
-                            "SELECT SUM(cost_usd),"
-                            " SUM(CASE WHEN ts >= ? THEN cost_usd ELSE 0 END),"
-                            " SUM(CASE WHEN ts >= ? THEN input_tokens + output_tokens ELSE 0 END)"
-                            " FROM requests WHERE backend = ? AND ts >= ?",
-                            (w.day, w.day, name, min(w.spend_since, w.day)),
-                        ).fetchone()
-                        calls = conn.execute(
-                            "SELECT ts FROM attempts WHERE backend = ? AND ts >= ?"
-                            " AND outcome != 'skipped' ORDER BY ts DESC LIMIT ?",
-                            (name, w.hour, w.max_calls),
-                        ).fetchall()
-                        out[name] = Usage(
-                            spend=float(row[0] or 0),
-                            day_spend=float(row[1] or 0),
-                            day_tokens=int(row[2] or 0),
-                            calls=sorted(float(c[0]) for c in calls),
-                        )
-                finally:
-                    conn.execute("COMMIT")
-        except (sqlite3.Error, OSError) as exc:
-            self._reset_reader()
-            raise LedgerError(_describe(exc, self.path)) from exc
+        with self._reading() as conn:
+            conn.execute("BEGIN")  # one snapshot for every query below
+            try:
+                top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0]
+                for name, w in windows.items():
+                    row = conn.execute(
+                        "SELECT SUM(cost_usd),"
+                        " SUM(CASE WHEN ts >= ? THEN cost_usd ELSE 0 END),"
+                        " SUM(CASE WHEN ts >= ? THEN input_tokens + output_tokens ELSE 0 END)"
+                        " FROM requests WHERE backend = ? AND ts >= ?",
+                        (w.day, w.day, name, min(w.spend_since, w.day)),
+                    ).fetchone()
+                    calls = conn.execute(
+                        "SELECT ts FROM attempts WHERE backend = ? AND ts >= ?"
+                        " AND outcome != 'skipped' ORDER BY ts DESC LIMIT ?",
+                        (name, w.hour, w.max_calls),
+                    ).fetchall()
+                    out[name] = Usage(
+                        spend=float(row[0] or 0),
+                        day_spend=float(row[1] or 0),
+                        day_tokens=int(row[2] or 0),
+                        calls=sorted(float(c[0]) for c in calls),
+                    )
+            finally:
+                conn.execute("COMMIT")
         return int(top), out
 
 

@@ -190,7 +190,7 @@ def fit_logits(
     train: Sequence[Example], tiers: Sequence[str], cfg: TrainConfig
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fit on `train`; returns (feature names, idf, LR weights, LR bias, naive Bayes
-    weights) — uncalibrated and not yet blended (see `blend`)."""
+    weights) — uncalibrated and not yet blended (see `Blend`)."""
     feats = [features(e.prompt, cfg.char_min, cfg.char_max) for e in train]
     names, idf = _vocabulary(feats, cfg.min_df)
     index = {f: i for i, f in enumerate(names)}
@@ -262,6 +262,7 @@ class Blend:
         return cls(float(lr.std()) or 1.0, nb_scale or 1.0, weight)
 
     def __call__(self, lr: np.ndarray, nb: np.ndarray) -> np.ndarray:
+        """The blend of two arrays of the same shape (logits, or weight tables)."""
         return lr / self.lr_scale + self.weight * nb / self.nb_scale
 
 

@@ -33,10 +33,13 @@ from modelrouter.backends.base import (
 )
 from modelrouter.backends.llamacpp_prompt import (
     EDIT_STOP,
+    GUARDED_KINDS,
     EditReply,
     EditRequest,
     edit_chat_parts,
+    edit_kind,
     edit_prompt_parts,
+    minimal_edit,
     parse_edit_request,
     plain_transcript,
 )
@@ -220,8 +223,13 @@ _models_lock = threading.Lock()
 
 
 def default_threads() -> int:
-    """llama.cpp threads when the rules set none: every core, up to 8 (more gains nothing)."""
-    return min(os.cpu_count() or 1, 8)
+    """llama.cpp threads when the rules set none: every core but one, up to 8.
+
+    llama.cpp's threads spin while they wait for each other, so one descheduled thread stalls
+    all of them: on 2 busy cores, 2 threads were several times slower than 1
+    (bench/embedded.py). The spare core keeps the editor and the event loop responsive.
+    """
+    return max(1, min((os.cpu_count() or 1) - 1, 8))
 
 
 def load_model(cfg: BackendConfig) -> LoadedModel:
@@ -415,14 +423,27 @@ class LlamaCppBackend:
                     if cancelled.is_set():
                         return
                     reply = EditReply(request) if request is not None else None
+                    # A trivial edit is held back whole: the minimal-edit guard needs the
+                    # model's complete code before it can tell which changes fit.
+                    kind = edit_kind(request.instruction) if request is not None else None
+                    held: list[str] | None = [] if kind in GUARDED_KINDS else None
 
                     def emit(text: str) -> None:
+                        if held is not None:
+                            held.append(text)
+                            return
                         out = reply.feed(text) if reply is not None else text
                         if out:
                             put(TextDelta(out))
 
                     generated = _generate(model, cfg, plan, cancelled, emit)
                     if reply is not None:
+                        if held is not None and kind is not None and not cancelled.is_set():
+                            code = "".join(held).lstrip("\r\n").rstrip()
+                            guarded = minimal_edit(kind, request.instruction, request.code, code)
+                            out = reply.feed(guarded)
+                            if out:
+                                put(TextDelta(out))
                         tail = reply.close()
                         if reply.empty:
                             tail = f"{model_name(cfg)} produced no code for this edit.\n"

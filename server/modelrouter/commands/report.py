@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
-    from modelrouter.ledger import Ledger, LedgerError, default_path
+    from modelrouter.ledger import LedgerError, default_path, read_entries
     from modelrouter.report import render
     from modelrouter.stats import parse_since
 
@@ -41,14 +41,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"modelrouter report: {exc}", file=sys.stderr)
         return 2
-    ledger = Ledger(path)
     try:
-        entries = ledger.entries(since=since) if path.exists() else []
+        entries = read_entries(path, since)
     except LedgerError as exc:
         print(f"modelrouter report: cannot read the ledger: {exc}", file=sys.stderr)
         return 1
-    finally:
-        ledger.close()
     page = render(entries, since=since, until=time.time(), ledger_path=str(path))
     out = Path(args.out)
     try:

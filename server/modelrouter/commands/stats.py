@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 DEFAULT_SINCE = "30d"
@@ -41,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
-    from modelrouter.ledger import Ledger, LedgerError, default_path
+    from modelrouter.ledger import LedgerError, default_path, read_entries
     from modelrouter.stats import parse_since, summarize
 
     path = args.ledger or default_path()
@@ -50,31 +51,38 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"modelrouter stats: {exc}", file=sys.stderr)
         return 2
-    ledger = Ledger(path)
     try:
         if args.id is not None:
-            entry = ledger.entry(args.id) if ledger.path.exists() else None
-            if entry is None:
-                print(f"modelrouter stats: no ledger entry #{args.id} in {path}", file=sys.stderr)
-                return 1
-            if args.json:
-                print(json.dumps(entry.to_dict(), indent=2))
-            else:
-                print(format_entry(entry.to_dict()))
-            return 0
-        # Reading must not create the database: a fresh install simply has no requests.
-        entries = ledger.entries(since=since) if ledger.path.exists() else []
+            return _show_entry(path, args.id, as_json=args.json)
+        entries = read_entries(path, since)
     except LedgerError as exc:
         print(f"modelrouter stats: cannot read the ledger: {exc}", file=sys.stderr)
         return 1
-    finally:
-        ledger.close()
     summary = summarize(entries, by=args.by, since=since, until=time.time())
     summary["ledger"] = str(path)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(format_summary(summary, args.since))
+    return 0
+
+
+def _show_entry(path: str | Path, entry_id: int, *, as_json: bool) -> int:
+    from modelrouter.ledger import Ledger
+
+    ledger = Ledger(path)
+    try:
+        # Like reading entries, looking one up must not create the database.
+        entry = ledger.entry(entry_id) if ledger.path.exists() else None
+    finally:
+        ledger.close()
+    if entry is None:
+        print(f"modelrouter stats: no ledger entry #{entry_id} in {path}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(entry.to_dict(), indent=2))
+    else:
+        print(format_entry(entry.to_dict()))
     return 0
 
 

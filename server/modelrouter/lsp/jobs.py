@@ -699,6 +699,8 @@ class Jobs:
         )
         if not ok:
             raise JobFailed(f"{why}; no tests were written")
+        if open_doc is not None:
+            await self._await_change(uri, version)
         final = (existing or "") + insert
         offset = len(existing or "")
         enc = _encoding(self.ls)
@@ -770,7 +772,7 @@ class Jobs:
         answer = outcome.text.strip()
         if not answer:
             raise JobFailed(f"{outcome.model} returned an empty answer")
-        from modelrouter.ledger import data_dir
+        from modelrouter.paths import data_dir
 
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = data_dir() / "answers" / f"{stamp}-{edits.slug(req.action.title, 24)}.md"

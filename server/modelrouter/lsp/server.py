@@ -204,7 +204,7 @@ class ModelRouterServer(LanguageServer):
     def store(self) -> ProvenanceStore:
         """Provenance of model-written ranges."""
         if self._store is None:
-            from modelrouter.ledger import data_dir
+            from modelrouter.paths import data_dir
             from modelrouter.provenance import ProvenanceStore
 
             self._store = ProvenanceStore(data_dir() / "provenance")
