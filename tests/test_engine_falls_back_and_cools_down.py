@@ -39,11 +39,8 @@ async def test_429_with_retry_after_on_primary_leads_to_the_fallback_answering(f
         "fallback", Reply(text="fallback answer", input_tokens=5, output_tokens=2)
     )
     events = []
-    engine = Engine(_pair(fake_provider))
-    try:
+    async with Engine(_pair(fake_provider)) as engine:
         outcome = await engine.run(_job(), events.append)
-    finally:
-        await engine.aclose()
     assert outcome.text == "fallback answer"
     assert outcome.backend == "fallback"
     assert outcome.fell_back
@@ -67,13 +64,10 @@ async def test_429_with_retry_after_on_primary_leads_to_the_fallback_answering(f
 async def test_cooled_down_backend_is_not_tried_on_the_next_request(fake_provider):
     fake_provider.default("primary", Reply(status=503))
     fake_provider.default("fallback", Reply(text="ok"))
-    engine = Engine(_pair(fake_provider))
-    try:
+    async with Engine(_pair(fake_provider)) as engine:
         await engine.run(_job())
         second = await engine.run(_job("another request"))
         plan = engine.plan("feature")
-    finally:
-        await engine.aclose()
     assert len(fake_provider.requests_to("primary")) == 1
     assert len(fake_provider.requests_to("fallback")) == 2
     assert [a.backend for a in second.attempts] == ["fallback"]
@@ -92,11 +86,8 @@ async def test_dead_backend_on_a_closed_port_is_skipped(fake_provider):
     )
     alive = backend("alive", "gemini", fake_provider.base_url("gemini", "alive"))
     fake_provider.default("alive", Reply(text="from gemini"))
-    engine = Engine(rules_with(dead, alive))
-    try:
+    async with Engine(rules_with(dead, alive)) as engine:
         outcome = await engine.run(_job())
-    finally:
-        await engine.aclose()
     assert outcome.text == "from gemini"
     assert outcome.attempts[0].outcome == "connect"
     assert engine.health.blocked_reason("dead") is not None
@@ -110,11 +101,8 @@ async def test_stream_failing_part_way_restarts_on_the_next_backend_without_part
     fake_provider.default("primary", Reply(text=partial, chunk_size=4, **{fault: 5}))
     fake_provider.default("fallback", Reply(text="complete fallback answer"))
     events = []
-    engine = Engine(_pair(fake_provider))
-    try:
+    async with Engine(_pair(fake_provider)) as engine:
         outcome = await engine.run(_job(), events.append)
-    finally:
-        await engine.aclose()
     streamed_from_primary = "".join(
         e.text for e in events if isinstance(e, Progress) and e.backend == "primary"
     )
@@ -127,14 +115,11 @@ async def test_stream_failing_part_way_restarts_on_the_next_backend_without_part
 async def test_401_is_not_retried_and_is_reported_clearly(fake_provider, monkeypatch):
     monkeypatch.setenv("PRIMARY_KEY", "sk-bad-key")
     fake_provider.default("primary", Reply(status=401))
-    engine = Engine(_pair(fake_provider, api_key_env="PRIMARY_KEY"))
-    try:
+    async with Engine(_pair(fake_provider, api_key_env="PRIMARY_KEY")) as engine:
         with pytest.raises(EngineError) as info:
             await engine.run(_job())
         # not put in a cooldown either: the next request reports the same problem again
         assert engine.health.blocked_reason("primary") is None
-    finally:
-        await engine.aclose()
     assert len(fake_provider.requests_to("primary")) == 1
     assert fake_provider.requests_to("fallback") == []
     message = str(info.value)
@@ -145,14 +130,11 @@ async def test_401_is_not_retried_and_is_reported_clearly(fake_provider, monkeyp
 async def test_every_backend_failing_raises_with_each_reason(fake_provider):
     fake_provider.default("primary", Reply(status=529))
     fake_provider.default("fallback", Reply(status=500))
-    engine = Engine(_pair(fake_provider))
-    try:
+    async with Engine(_pair(fake_provider)) as engine:
         with pytest.raises(EngineError) as info:
             await engine.run(_job())
         with pytest.raises(EngineError) as again:
             await engine.run(_job())
-    finally:
-        await engine.aclose()
     assert "primary: HTTP 529 overloaded" in str(info.value)
     assert "fallback: HTTP 500 server error" in str(info.value)
     # the second request waits on nobody: both are cooling down and say so
@@ -183,12 +165,9 @@ async def test_every_backend_failing_raises_with_each_reason(fake_provider):
 async def test_rate_limit_headers_cool_down_before_the_limit_is_hit(fake_provider, wire, headers):
     fake_provider.default("primary", Reply(text="last one allowed", headers=headers))
     fake_provider.default("fallback", Reply(text="from fallback"))
-    engine = Engine(_pair(fake_provider, primary_wire=wire))
-    try:
+    async with Engine(_pair(fake_provider, primary_wire=wire)) as engine:
         first = await engine.run(_job())
         second = await engine.run(_job())
-    finally:
-        await engine.aclose()
     assert first.backend == "primary"
     assert second.backend == "fallback"
     assert len(fake_provider.requests_to("primary")) == 1  # never sent into a 429
@@ -199,11 +178,8 @@ async def test_no_first_byte_within_the_timeout_falls_back(fake_provider):
     fake_provider.default("primary", Reply(text="too late", first_delay=1.5))
     fake_provider.default("fallback", Reply(text="on time"))
     rules = _pair(fake_provider, timeouts=Timeouts(connect=1, first_byte=0.3, total=10))
-    engine = Engine(rules)
-    try:
+    async with Engine(rules) as engine:
         outcome = await engine.run(_job())
-    finally:
-        await engine.aclose()
     assert outcome.text == "on time"
     assert outcome.attempts[0].outcome == "timeout"
 
@@ -212,11 +188,8 @@ async def test_total_timeout_bounds_a_slow_stream(fake_provider):
     fake_provider.default("primary", Reply(text="x" * 40, chunk_size=2, delay=0.1))
     fake_provider.default("fallback", Reply(text="fast"))
     rules = _pair(fake_provider, timeouts=Timeouts(connect=1, first_byte=1, total=0.5))
-    engine = Engine(rules)
-    try:
+    async with Engine(rules) as engine:
         outcome = await engine.run(_job())
-    finally:
-        await engine.aclose()
     assert outcome.text == "fast"
     assert outcome.attempts[0].outcome == "timeout"
     assert "not complete within 0.5 s" in outcome.attempts[0].error
@@ -236,11 +209,8 @@ async def test_outcome_reports_usage_cost_and_top_tier_cost(fake_provider):
         price=Price(input=10.0, output=50.0),
     )
     fake_provider.default("cheap", Reply(text="answer", input_tokens=1000, output_tokens=500))
-    engine = Engine(rules_with(cheap, top))
-    try:
+    async with Engine(rules_with(cheap, top)) as engine:
         outcome = await engine.run(_job())
-    finally:
-        await engine.aclose()
     assert outcome.usage.input_tokens == 1000 and outcome.usage.output_tokens == 500
     assert outcome.cost_usd == pytest.approx((1000 * 1.0 + 500 * 2.0) / 1e6)
     assert outcome.top_tier_cost_usd == pytest.approx((1000 * 10.0 + 500 * 50.0) / 1e6)
@@ -250,8 +220,7 @@ async def test_outcome_reports_usage_cost_and_top_tier_cost(fake_provider):
 async def test_follow_up_on_another_model_sees_the_earlier_exchange(fake_provider):
     fake_provider.default("primary", Reply(text="Use a set here."))
     fake_provider.default("fallback", Reply(text="Because lookups are O(1)."))
-    engine = Engine(_pair(fake_provider, primary_wire="gemini"))
-    try:
+    async with Engine(_pair(fake_provider, primary_wire="gemini")) as engine:
         first = await engine.run(_job("speed this up"))
         follow = Job(
             messages=[*_job("speed this up").messages, first.as_message(), Message("user", "why?")],
@@ -259,8 +228,6 @@ async def test_follow_up_on_another_model_sees_the_earlier_exchange(fake_provide
             prefer_backend="fallback",
         )
         second = await engine.run(follow)
-    finally:
-        await engine.aclose()
     assert first.as_message().model == "primary-model"
     assert second.backend == "fallback"
     sent = fake_provider.requests_to("fallback")[0].body["messages"]
@@ -278,11 +245,8 @@ async def test_backend_whose_context_window_is_too_small_is_skipped(fake_provide
     )
     big = backend("big", "openai", fake_provider.base_url("openai", "big"))
     fake_provider.default("big", Reply(text="read it all"))
-    engine = Engine(rules_with(small, big))
-    try:
+    async with Engine(rules_with(small, big)) as engine:
         outcome = await engine.run(_job("x" * 4000))
-    finally:
-        await engine.aclose()
     assert outcome.backend == "big"
     assert fake_provider.requests_to("small") == []
 
@@ -304,11 +268,8 @@ async def test_long_history_is_trimmed_to_the_context_window_keeping_system_and_
             Message("assistant", f"answer {i} " + "a" * 60),
         ]
     history.append(Message("user", "the newest question"))
-    engine = Engine(rules_with(cfg))
-    try:
+    async with Engine(rules_with(cfg)) as engine:
         await engine.run(Job(messages=history, tier="feature"))
-    finally:
-        await engine.aclose()
     sent = fake_provider.requests_to("ol")[0].body["messages"]
     assert sent[0] == {"role": "system", "content": "SYSTEM PROMPT"}
     assert sent[1]["role"] == "user"
@@ -320,12 +281,11 @@ async def test_long_history_is_trimmed_to_the_context_window_keeping_system_and_
 @pytest.mark.parametrize("wire", ["openai", "anthropic", "gemini", "ollama"])
 async def test_requests_reuse_one_pooled_connection(fake_provider, wire):
     fake_provider.default("pooled", Reply(text="answer " * 20, chunk_size=7))
-    engine = Engine(rules_with(backend("pooled", wire, fake_provider.base_url(wire, "pooled"))))
-    try:
+    async with Engine(
+        rules_with(backend("pooled", wire, fake_provider.base_url(wire, "pooled")))
+    ) as engine:
         for _ in range(3):
             await engine.run(_job())
-    finally:
-        await engine.aclose()
     ports = {r.client_port for r in fake_provider.requests_to("pooled")}
     assert len(fake_provider.requests_to("pooled")) == 3
     assert len(ports) == 1  # the stream was read to its end, so the connection went back
@@ -335,11 +295,8 @@ async def test_short_retry_after_on_the_last_backend_is_waited_out_once(fake_pro
     only = backend("only", "openai", fake_provider.base_url("openai", "only"))
     fake_provider.reply("only", Reply(status=429, headers={"retry-after-ms": "200"}))
     fake_provider.default("only", Reply(text="after the wait"))
-    engine = Engine(rules_with(only))
-    try:
+    async with Engine(rules_with(only)) as engine:
         outcome = await engine.run(_job())
-    finally:
-        await engine.aclose()
     assert outcome.text == "after the wait"
     assert [a.outcome for a in outcome.attempts] == ["rate_limit", "ok"]
     assert engine.health.blocked_reason("only") is None
@@ -348,11 +305,8 @@ async def test_short_retry_after_on_the_last_backend_is_waited_out_once(fake_pro
 async def test_long_retry_after_is_not_waited_for(fake_provider):
     only = backend("only", "openai", fake_provider.base_url("openai", "only"))
     fake_provider.default("only", Reply(status=429, headers={"retry-after": "60"}))
-    engine = Engine(rules_with(only))
-    try:
+    async with Engine(rules_with(only)) as engine:
         with pytest.raises(EngineError) as info:
             await engine.run(_job())
-    finally:
-        await engine.aclose()
     assert len(fake_provider.requests_to("only")) == 1
     assert "retry after 60 s" in str(info.value)

@@ -5,16 +5,12 @@ from __future__ import annotations
 import time
 
 from fakes.provider import Reply
-from lsp_support import editor_session, fenced, lines_range, start_editor, write_rules
+from lsp_support import editor_session, fenced, lines_range
 from lsprotocol import types
 
 
 async def test_actions_on_a_large_file_name_tier_and_model_without_network(tmp_path, fake_provider):
-    rules = write_rules(tmp_path / "rules.yaml", fake_provider)
-    root = tmp_path / "ws"
-    root.mkdir()
-    editor = await start_editor(rules, root, tmp_path / "data")
-    try:
+    async with editor_session(tmp_path, fake_provider) as editor:
         big = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(3400))
         assert big.count("\n") >= 10_000
         uri = editor.open("big.py", big)
@@ -42,16 +38,10 @@ async def test_actions_on_a_large_file_name_tier_and_model_without_network(tmp_p
 
         # Listing is pure bookkeeping: the provider never heard from us.
         assert fake_provider.requests == []
-    finally:
-        await editor.stop()
 
 
 async def test_resolve_returns_the_run_command_without_calling_a_model(tmp_path, fake_provider):
-    rules = write_rules(tmp_path / "rules.yaml", fake_provider)
-    root = tmp_path / "ws"
-    root.mkdir()
-    editor = await start_editor(rules, root, tmp_path / "data")
-    try:
+    async with editor_session(tmp_path, fake_provider) as editor:
         uri = editor.open("a.py", "x = 1\n")
         actions = await editor.code_actions(uri, lines_range(0, 1))
         fix = next(a for a in actions if a.data["action"] == "fix-typo")
@@ -60,16 +50,10 @@ async def test_resolve_returns_the_run_command_without_calling_a_model(tmp_path,
         assert resolved.command.command == "modelrouter.run"
         assert resolved.command.arguments[0]["action"] == "fix-typo"
         assert fake_provider.requests == []
-    finally:
-        await editor.stop()
 
 
 async def test_actions_command_lists_every_action_with_its_backend(tmp_path, fake_provider):
-    rules = write_rules(tmp_path / "rules.yaml", fake_provider)
-    root = tmp_path / "ws"
-    root.mkdir()
-    editor = await start_editor(rules, root, tmp_path / "data")
-    try:
+    async with editor_session(tmp_path, fake_provider) as editor:
         listed = await editor.execute("modelrouter.actions")
         by_id = {a["id"]: a for a in listed}
         assert by_id["fix-typo"]["backend"] == "local"
@@ -77,8 +61,6 @@ async def test_actions_command_lists_every_action_with_its_backend(tmp_path, fak
         assert by_id["fix-typo"]["disabled"] is None
         assert "MODELROUTER_TEST_KEY_NEVER_SET" in by_id["frontier-review"]["disabled"]
         assert by_id["ask"]["needs_instruction"] is True
-    finally:
-        await editor.stop()
 
 
 async def test_minimal_clients_get_plain_actions_and_capable_ones_get_llm_tags(

@@ -117,3 +117,38 @@ def test_a_reply_with_the_whole_function_replaces_the_function():
     assert edits.widen_to_scope(whole, text, sel, len(text), scope) == scope
     part = "return y + 1\n"
     assert edits.widen_to_scope(part, text, sel, len(text), scope) == (sel, len(text))
+
+
+def test_a_short_reply_that_starts_like_the_scope_never_replaces_all_of_it():
+    body = "".join(f"    v{i} = {i}\n" for i in range(12))
+    text = f"def f():\n{body}    return v0\n"
+    sel = text.index("    v3")
+    scope = (0, len(text))
+    short = "def f():\n    v3 = 3\n"
+    assert edits.widen_to_scope(short, text, sel, sel + len("    v3 = 3\n"), scope) == (
+        sel,
+        sel + len("    v3 = 3\n"),
+    )
+
+
+def test_top_level_code_has_no_enclosing_scope():
+    from modelrouter.context import enclosing_scope
+
+    text = "import sys\nimport os  # operatng system\n" + "".join(
+        f"x{i} = {i}\n" for i in range(16)
+    )
+    assert enclosing_scope(text, 1, 1, "python") is None
+    inside = "import os\n\n\ndef f(x):\n    return x\n"
+    assert enclosing_scope(inside, 4, 4, "python")[:2] == (3, 4)
+
+
+def test_context_lines_the_reply_echoes_are_replaced_by_themselves_not_duplicated():
+    text = "import sys\nimport os  # operatng system\nx = 1\n"
+    start, end = text.index("import os"), text.index("x = 1")
+    echo_before = "import sys\nimport os  # operating system\n"
+    assert edits.widen_to_echoed_lines(echo_before, text, start, end) == (0, end)
+    echo_after = "import os  # operating system\nx = 1\n"
+    assert edits.widen_to_echoed_lines(echo_after, text, start, end) == (start, len(text))
+    # A reply that is only the fixed line, or only a context line, keeps the selection.
+    assert edits.widen_to_echoed_lines("import os\n", text, start, end) == (start, end)
+    assert edits.widen_to_echoed_lines("import sys\n", text, start, end) == (start, end)

@@ -21,7 +21,7 @@ pytest.importorskip(
     "llama_cpp", reason="llama-cpp-python is not installed (pip install 'modelrouter[local]')"
 )
 
-from lsp_support import lines_range, start_editor  # noqa: E402
+from lsp_support import lines_range, start_editor
 
 pytestmark = [pytest.mark.embedded, pytest.mark.slow]
 

@@ -159,3 +159,21 @@ async def test_fix_typo_for_a_neovim_client(tmp_path, fake_provider):
         assert editor.client.progress_reports
         hover = await editor.hover(uri, 4, 8)
         assert "tiny-local" in hover.contents.value
+
+
+async def test_a_reply_echoing_context_on_top_level_code_changes_only_that_line(
+    tmp_path, fake_provider
+):
+    source = "import sys\nimport os  # operatng system\n" + "".join(
+        f"x{i} = {i}\n" for i in range(16)
+    )
+    reply = "import sys\nimport os  # operating system\n"
+    fake_provider.default("local", Reply(text=fenced(reply)))
+    async with editor_session(tmp_path, fake_provider) as editor:
+        uri = editor.open("top.py", source)
+        result = await editor.execute(
+            "modelrouter.run",
+            {"action": "fix-typo", "uri": uri, "range": lines_range_json(1, 2)},
+        )
+        assert result["applied"] is True, result
+        assert editor.text(uri) == source.replace("operatng", "operating")

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from fakes.provider import FakeProvider, Reply
-from lsp_support import editor_session, fenced, lines_range_json
+from lsp_support import editor_session, fenced, lines_range, lines_range_json
 
 ENV = "API_TOKEN=tok-Hs82Kd91Lq\nDEBUG=1\n"
 APP = 'db_password = "pw-Lq84Jd72Ks"\nretries = 3\n'
@@ -34,6 +34,21 @@ async def test_env_file_goes_to_the_local_backend_only(
     assert "tok-Hs82Kd91Lq" in "".join(r.raw.decode() for r in fake_provider.requests_to("local"))
     assert fake_provider.requests_to("cloud") == []
     assert fake_provider.requests_to("strong") == []
+
+
+async def test_env_file_lists_cloud_only_actions_as_disabled(
+    tmp_path: Path, fake_provider: FakeProvider
+) -> None:
+    async with editor_session(tmp_path, fake_provider) as editor:
+        env = editor.open(".env", ENV, language_id="dotenv")
+        app = editor.open("app.py", APP)
+        on_env = {a.data["action"]: a for a in await editor.code_actions(env, lines_range(0, 1))}
+        on_app = {a.data["action"]: a for a in await editor.code_actions(app, lines_range(0, 1))}
+    # trivial has a local backend; feature has none, so on `.env` it cannot run.
+    assert on_env["fix-typo"].disabled is None
+    assert "stay on this machine" in on_env["implement"].disabled.reason
+    assert on_app["implement"].disabled is None
+    assert fake_provider.requests == []
 
 
 async def test_cloud_sees_placeholders_and_the_file_keeps_its_values(

@@ -94,3 +94,14 @@ def test_hover_text_names_model_tier_reason_and_cost(tmp_path):
         "2 secret",
     ):
         assert part in text
+
+
+def test_saved_records_are_readable_by_the_user_alone(tmp_path):
+    import stat
+
+    store = ProvenanceStore(tmp_path / "provenance")
+    store.add(URI, _record((0, 0), (0, 5)))
+    store.save(URI, "x = 1\n")
+    (saved,) = (tmp_path / "provenance").glob("*.json")
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "provenance").stat().st_mode) == 0o700

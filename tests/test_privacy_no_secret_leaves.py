@@ -100,8 +100,7 @@ async def test_cloud_backend_receives_no_secret_and_the_reply_is_restored(
     fake_provider: FakeProvider, workspace: Path
 ) -> None:
     rules = make_rules(fake_provider, tier_backends=("cloud",))
-    engine = Engine(rules)
-    try:
+    async with Engine(rules) as engine:
         job = job_for(workspace, "app.py", APP)
         # First request: learn what the provider saw.
         await engine.run(job)
@@ -127,70 +126,55 @@ async def test_cloud_backend_receives_no_secret_and_the_reply_is_restored(
         assert outcome.redactions == len(SECRETS)
         for secret in SECRETS:
             assert secret not in sent_text(fake_provider, "cloud")
-    finally:
-        await engine.aclose()
 
 
 async def test_local_backend_gets_the_real_text(
     fake_provider: FakeProvider, workspace: Path
 ) -> None:
-    engine = Engine(make_rules(fake_provider, tier_backends=("local",)))
-    try:
+    async with Engine(make_rules(fake_provider, tier_backends=("local",))) as engine:
         outcome = await engine.run(job_for(workspace, "app.py", APP))
         assert OPENAI_KEY in sent_text(fake_provider, "local")
         assert outcome.redactions == 0
-    finally:
-        await engine.aclose()
 
 
 async def test_redaction_can_be_turned_off(fake_provider: FakeProvider, workspace: Path) -> None:
-    engine = Engine(make_rules(fake_provider, tier_backends=("cloud",), redact=False))
-    try:
+    async with Engine(make_rules(fake_provider, tier_backends=("cloud",), redact=False)) as engine:
         outcome = await engine.run(job_for(workspace, "app.py", APP))
         assert DB_PASSWORD in sent_text(fake_provider, "cloud")
         assert outcome.redactions == 0
-    finally:
-        await engine.aclose()
 
 
 async def test_env_file_goes_only_to_the_local_backend(
     fake_provider: FakeProvider, workspace: Path
 ) -> None:
-    engine = Engine(make_rules(fake_provider, tier_backends=("cloud", "other", "local")))
-    try:
+    async with Engine(
+        make_rules(fake_provider, tier_backends=("cloud", "other", "local"))
+    ) as engine:
         env = (workspace / ".env").read_text()
         outcome = await engine.run(job_for(workspace, ".env", env))
         assert outcome.backend == "local"
         assert fake_provider.requests_to("cloud") == []
         assert fake_provider.requests_to("other") == []
         assert ENV_VALUE in sent_text(fake_provider, "local")
-    finally:
-        await engine.aclose()
 
 
 async def test_env_file_is_refused_when_no_local_backend_exists(
     fake_provider: FakeProvider, workspace: Path
 ) -> None:
-    engine = Engine(make_rules(fake_provider, tier_backends=("cloud", "other")))
-    try:
+    async with Engine(make_rules(fake_provider, tier_backends=("cloud", "other"))) as engine:
         env = (workspace / ".env").read_text()
         with pytest.raises(EngineError) as caught:
             await engine.run(job_for(workspace, ".env", env))
         assert "not local: .env matches local_only pattern '.env*'" in caught.value.message
         assert fake_provider.requests == []
-    finally:
-        await engine.aclose()
 
 
 async def test_job_marked_local_only_never_leaves(
     fake_provider: FakeProvider, workspace: Path
 ) -> None:
-    engine = Engine(make_rules(fake_provider, tier_backends=("cloud", "local")))
-    try:
+    async with Engine(make_rules(fake_provider, tier_backends=("cloud", "local"))) as engine:
         job = job_for(workspace, "app.py", APP)
         job.local_only = True  # e.g. its context includes a local-only file
         outcome = await engine.run(job)
         assert outcome.backend == "local"
         assert fake_provider.requests_to("cloud") == []
-    finally:
-        await engine.aclose()

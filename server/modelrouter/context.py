@@ -177,7 +177,8 @@ def _tree_sitter_scope(
     indent = len(lines[first]) - len(lines[first].lstrip())
     end_col = len(lines[last].encode("utf-8"))
     node = tree.root_node.descendant_for_point_range((first, indent), (last, end_col))
-    while node is not None:
+    # The root (a Python `module`) is the whole file, never an enclosing scope.
+    while node is not None and node.parent is not None:
         if node.type in _SCOPE_TYPES and node.start_point[0] <= first:
             name = node.child_by_field_name("name")
             if name is None and node.type == "decorated_definition":

@@ -193,11 +193,24 @@ def widen_to_scope(
     the model answered with the complete function/class instead of just the selected part.
 
     `scope` is the (start, end) string offsets of the enclosing scope. The reply is taken
-    as the whole scope when its first code line is the scope's first line and the
-    selection does not start there.
+    as the whole scope when its first code line is the scope's first line, the selection
+    does not start there, and the reply is at least half as long as the scope (a short reply
+    that merely starts like the scope must never replace all of it).
     """
     if scope is None or (scope[0] >= start and scope[1] <= end):
         return start, end
+    code_lines = [ln.strip() for ln in code.splitlines() if ln.strip()]
+    scope_lines = [ln.strip() for ln in text[scope[0] : scope[1]].splitlines() if ln.strip()]
+    selected_first = next((ln.strip() for ln in text[start:end].splitlines() if ln.strip()), "")
+    if (
+        code_lines
+        and scope_lines
+        and code_lines[0] == scope_lines[0]
+        and code_lines[0] != selected_first
+        and 2 * len(code_lines) >= len(scope_lines)
+    ):
+        return scope
+    return start, end
     first_code = next((ln.strip() for ln in code.splitlines() if ln.strip()), "")
     scope_first = next(
         (ln.strip() for ln in text[scope[0] : scope[1]].splitlines() if ln.strip()), ""
@@ -205,6 +218,40 @@ def widen_to_scope(
     selected_first = next((ln.strip() for ln in text[start:end].splitlines() if ln.strip()), "")
     if first_code and first_code == scope_first and first_code != selected_first:
         return scope
+    return start, end
+
+
+def widen_to_echoed_lines(code: str, text: str, start: int, end: int) -> tuple[int, int]:
+    """Extend a whole-line range over the lines around it that the reply repeats.
+
+    Models often echo a line of context before or after the selected code; replacing only
+    the selection would then duplicate that line. Lines the reply starts (or ends) with that
+    equal the lines just before (or after) the range join the range, so they are replaced by
+    themselves. At least one line of the reply always stays for the selection itself.
+    """
+    if (start and text[start - 1] != "\n") or (end < len(text) and text[end - 1] != "\n"):
+        return start, end
+    reply = [ln.strip() for ln in code.splitlines()]
+    before = text[:start].splitlines(keepends=True)
+    after = text[end:].splitlines(keepends=True)
+    k = 0
+    while (
+        k + 1 < len(reply)
+        and k < len(before)
+        and reply[k]
+        and [ln.strip() for ln in before[len(before) - k - 1 :]] == reply[: k + 1]
+    ):
+        k += 1
+    m = 0
+    while (
+        k + m + 1 < len(reply)
+        and m < len(after)
+        and reply[-m - 1]
+        and [ln.strip() for ln in after[: m + 1]] == reply[len(reply) - m - 1 :]
+    ):
+        m += 1
+    start -= sum(len(ln) for ln in before[len(before) - k :]) if k else 0
+    end += sum(len(ln) for ln in after[:m])
     return start, end
 
 

@@ -164,7 +164,10 @@ class _Deadline:
 
 
 class Engine:
-    """Plans and runs requests over one shared HTTP connection pool."""
+    """Plans and runs requests over one shared HTTP connection pool.
+
+    Close it with `aclose()`, or use it as `async with Engine(rules) as engine:`.
+    """
 
     def __init__(
         self,
@@ -313,6 +316,12 @@ class Engine:
         """Close the connection pool (only when the engine created it)."""
         if self._own_client:
             await self.client.aclose()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     def is_local_only(self, job: Job) -> bool:
         """Whether `job` must stay on this machine: marked so, or about a local_only file."""

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from modelrouter.paths import data_dir
+
 FORMAT = "modelrouter-ngram-lr"
 FORMAT_VERSION = 1
 
@@ -290,16 +292,6 @@ def load(path: str | Path) -> LearnedModel:
 def shipped_weights_path() -> Path:
     """The weights that ship with the package."""
     return Path(__file__).parent / "data" / "router_weights.json.gz"
-
-
-def data_dir() -> Path:
-    """The user data dir: $MODELROUTER_DATA_DIR or the platform's user data dir."""
-    env = os.environ.get("MODELROUTER_DATA_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("modelrouter"))
 
 
 def personal_weights_path() -> Path:

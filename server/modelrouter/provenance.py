@@ -178,14 +178,17 @@ class ProvenanceStore:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
                 return
-            self.directory.mkdir(parents=True, exist_ok=True)
+            # Records hold the user's code and conversations: readable by the user alone.
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             payload = {
                 "uri": uri,
                 "sha256": _digest(text),
                 "records": [asdict(r) for r in records],
             }
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(payload), encoding="utf-8")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(json.dumps(payload))
             os.replace(tmp, path)
         except OSError:
             # Provenance is a convenience: a read-only data dir must not break editing.

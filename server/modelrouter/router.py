@@ -16,7 +16,9 @@ from modelrouter.config import BackendConfig, Rules
 class Blocker(Protocol):
     """Anything that can veto a backend for now (health tracker, budget)."""
 
-    def blocked_reason(self, backend_name: str) -> str | None: ...
+    def blocked_reason(self, backend_name: str) -> str | None:
+        """Why `backend_name` must not be tried now, or None when it may."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ BASE_ENV = (
 )
 _STDERR_KEEP = 4096
 _READ_SIZE = 4096
+_REAP_TIMEOUT_S = 5.0
 
 
 def child_env(config: BackendConfig) -> dict[str, str]:
@@ -111,10 +112,8 @@ class CliBackend:
         finally:
             if proc.returncode is None:
                 _kill(proc)
-                with contextlib.suppress(ProcessLookupError):
-                    await proc.wait()
-            stderr_tail.cancel()
             feeder.cancel()
+            await _reap(proc, stderr_tail)
 
 
 def _estimated(messages: list[Message], output_tokens: int):
@@ -140,6 +139,27 @@ async def _tail(stream: asyncio.StreamReader | None) -> bytes:
     while chunk := await stream.read(_READ_SIZE):
         kept = (kept + chunk)[-_STDERR_KEEP:]
     return kept
+
+
+async def _reap(proc: asyncio.subprocess.Process, stderr_tail: asyncio.Future) -> None:
+    """Wait for the (killed or finished) tool, draining its pipes.
+
+    asyncio's `wait()` returns only once every pipe has closed, and a pipe whose reader was
+    paused on a full buffer (we stopped reading at the output cap) never sees its end: so
+    read what the dead tool left. Bounded, in case a detached grandchild keeps a pipe open.
+    """
+    assert proc.stdout is not None
+
+    async def drain() -> None:
+        while await proc.stdout.read(_READ_SIZE):
+            pass
+        await stderr_tail
+        await proc.wait()
+
+    try:
+        await asyncio.wait_for(drain(), _REAP_TIMEOUT_S)
+    except (asyncio.TimeoutError, OSError):
+        stderr_tail.cancel()
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:

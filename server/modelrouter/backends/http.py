@@ -34,6 +34,7 @@ class Accumulator:
         self.chars: list[str] = []
 
     def add(self, text: str) -> None:
+        """Note a piece of streamed answer text."""
         self.chars.append(text)
 
     def usage(self, input_tokens: int | None, output_tokens: int | None) -> Usage:
@@ -60,6 +61,7 @@ class HttpBackend:
 
     @property
     def base_url(self) -> str:
+        """The configured base URL, or the provider's public one; no trailing slash."""
         return (self.config.base_url or self.default_base_url).rstrip("/")
 
     def request(self, messages: list[Message], key: str | None) -> tuple[str, dict, dict]:
@@ -75,6 +77,7 @@ class HttpBackend:
         raise BackendError("stream", f"{self.config.name}: expected a stream, got one JSON reply")
 
     def auth_hint(self) -> str:
+        """What to check after an authentication error (the key's variable), or ""."""
         env = self.config.api_key_env
         return f" (check {env})" if env else ""
 

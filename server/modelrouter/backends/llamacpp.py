@@ -13,6 +13,7 @@ wheel (no download at run time). `model` then picks one of `PACKAGED_MODELS` by 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import importlib.util
 import os
@@ -220,6 +221,21 @@ class LoadedModel:
 
 _models: dict[tuple[str, int, int], LoadedModel] = {}
 _models_lock = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free loaded models before interpreter teardown.
+
+    Left to the garbage collector, llama-cpp-python's finaliser runs after its module
+    globals are gone and prints a traceback on every exit. A model still generating on a
+    worker thread is left alone: freeing it under that thread would crash the process.
+    """
+    for loaded in list(_models.values()):
+        if loaded.lock.acquire(blocking=False):
+            with contextlib.suppress(Exception):
+                loaded.llama.close()
+    _models.clear()
 
 
 def default_threads() -> int:

@@ -378,7 +378,10 @@ def close_spelling(old: str, new: str) -> bool:
         return False  # words only: punctuation and spaces are not spelling
     if old.lower() == new.lower() or min(len(old), len(new)) < 3:
         return False  # a change of case, or of a one- or two-letter name, is not a typo fix
-    limit = 1 if max(len(old), len(new)) <= 4 else 2
+    # One slip (a letter added, dropped, changed or swapped with its neighbour) for words up to
+    # six letters, two for longer ones: beyond that a short word becomes another word
+    # ("count" -> "amount").
+    limit = 1 if max(len(old), len(new)) <= 6 else 2
     return abs(len(old) - len(new)) <= 2 and edit_distance(old, new) <= limit
 
 

@@ -245,17 +245,18 @@ def _encoding(ls: ModelRouterServer) -> str:
 
 
 def describe_action(
-    ls: ModelRouterServer, action: Any
+    ls: ModelRouterServer, action: Any, *, local_only: bool = False
 ) -> tuple[str, str | None, str | None, str | None]:
     """(title, backend, model, disabled reason) for an action, from the router's plan.
 
     Never touches the network: the plan reads the rules, key presence and health state.
+    `local_only` documents are planned on local backends alone, as they will be run.
     """
     rules = ls.rules
     assert rules is not None
     if action.tier == "auto":
         return f"{action.title}  ·  auto (routed by request)", None, None, None
-    plan = ls.listing_plan(action.tier)
+    plan = ls.listing_plan(action.tier, local_only=local_only)
     primary = plan.primary
     if primary is None:
         reason = plan.why_empty()
@@ -277,6 +278,7 @@ def list_code_actions(
     rng = params.range
     only = params.context.only
     diags = list(params.context.diagnostics or [])
+    diag_texts = [_diag_text(d) for d in diags]  # once, not per action that carries them
     caps = ls.client_capabilities.text_document
     ca_caps = caps.code_action if caps else None
     tags = (
@@ -291,6 +293,7 @@ def list_code_actions(
         "start": {"line": rng.start.line, "character": rng.start.character},
         "end": {"line": rng.end.line, "character": rng.end.character},
     }
+    local_only = ls.is_local_only(uri)
     out: list[types.CodeAction] = []
     for action in rules.actions.values():
         kind = types.CodeActionKind.QuickFix if action.on_diagnostics else action.code_action_kind
@@ -298,7 +301,7 @@ def list_code_actions(
             continue
         if action.on_diagnostics and not diags:
             continue
-        title, _backend, _model, disabled = describe_action(ls, action)
+        title, _backend, _model, disabled = describe_action(ls, action, local_only=local_only)
         if disabled and not disabled_ok:
             continue
         data: dict[str, Any] = {"action": action.id, "uri": uri, "range": range_json}
@@ -306,7 +309,7 @@ def list_code_actions(
             # Clients ask the user for it before running `modelrouter.run`.
             data["needs_instruction"] = True
         if diags and (action.on_diagnostics or action.tier == "debug"):
-            data["diagnostics"] = [_diag_text(d) for d in diags]
+            data["diagnostics"] = diag_texts
         out.append(
             types.CodeAction(
                 title=title,
@@ -324,7 +327,7 @@ def list_code_actions(
     if record is not None and rules.tiers.get(record.tier) is not None:
         upper = rules.next_tier(record.tier)
         if upper is not None and (not only or any("refactor".startswith(k) for k in only)):
-            plan = ls.listing_plan(upper)
+            plan = ls.listing_plan(upper, local_only=local_only)
             disabled = None if plan.primary else plan.why_empty()
             arg = {"uri": uri, "position": range_json["start"]}
             model = plan.primary.model if plan.primary else upper

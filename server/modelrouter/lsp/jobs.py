@@ -618,19 +618,21 @@ class Jobs:
 
     def _widened(self, snap: Snapshot, code: str) -> tuple[int, int]:
         """The range to replace: the whole enclosing function/class when that is what the
-        model wrote, else the selection."""
+        model wrote, else the selection plus any surrounding lines the reply repeats."""
         from modelrouter.context import enclosing_scope
 
         first = snap.text.count("\n", 0, snap.start)
         last = snap.text.count("\n", 0, max(snap.start, snap.end - 1))
         found = enclosing_scope(snap.text, first, last, snap.language_id)
-        if found is None:
-            return snap.start, snap.end
-        s_first, s_last, _label = found
-        lines = snap.text.splitlines(keepends=True)
-        s_start = sum(len(line) for line in lines[:s_first])
-        s_end = s_start + sum(len(line) for line in lines[s_first : s_last + 1])
-        return edits.widen_to_scope(code, snap.text, snap.start, snap.end, (s_start, s_end))
+        if found is not None:
+            s_first, s_last, _label = found
+            lines = snap.text.splitlines(keepends=True)
+            s_start = sum(len(line) for line in lines[:s_first])
+            s_end = s_start + sum(len(line) for line in lines[s_first : s_last + 1])
+            scope = (s_start, s_end)
+            if edits.widen_to_scope(code, snap.text, snap.start, snap.end, scope) == scope:
+                return scope
+        return edits.widen_to_echoed_lines(code, snap.text, snap.start, snap.end)
 
     def _remember(
         self, uri: str, start: int, new_text: str, req: Request, outcome: Outcome

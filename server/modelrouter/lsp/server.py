@@ -140,7 +140,8 @@ class ModelRouterServer(LanguageServer):
         self._file_handler: logging.Handler | None = None
         self.last_backend: str | None = None
         self.last_model: str | None = None
-        self._plans: dict[str, tuple[float, Any]] = {}
+        self._plans: dict[tuple[str, bool], tuple[float, Any]] = {}
+        self._local_only: dict[str, bool] = {}
 
     # --- lazily built parts --------------------------------------------------------------
 
@@ -172,20 +173,35 @@ class ModelRouterServer(LanguageServer):
             self._engine = Engine(rules, ledger=self.ledger)
         return self._engine
 
-    def listing_plan(self, tier: str) -> Any:
+    def listing_plan(self, tier: str, *, local_only: bool = False) -> Any:
         """The router's plan for `tier`, reused for up to PLAN_TTL_SECONDS: listing code
         actions asks for the same few tiers on every cursor move."""
         now = time.monotonic()
-        hit = self._plans.get(tier)
+        key = (tier, local_only)
+        hit = self._plans.get(key)
         if hit is not None and now - hit[0] < PLAN_TTL_SECONDS:
             return hit[1]
-        plan = self.engine.plan(tier)
-        self._plans[tier] = (now, plan)
+        plan = self.engine.plan(tier, local_only=local_only)
+        self._plans[key] = (now, plan)
         return plan
+
+    def is_local_only(self, uri: str) -> bool:
+        """Whether the rules keep this document on the machine (`privacy.local_only`)."""
+        hit = self._local_only.get(uri)
+        if hit is None:
+            from modelrouter.privacy import is_local_only
+
+            rules = self.rules
+            hit = rules is not None and is_local_only(
+                uri, rules, workspace=str(self.root) if self.root else None
+            )
+            self._local_only[uri] = hit
+        return hit
 
     def forget_plans(self) -> None:
         """Drop cached plans (rules reloaded, or a job changed health or budgets)."""
         self._plans.clear()
+        self._local_only.clear()
 
     @property
     def ledger(self) -> Any:
