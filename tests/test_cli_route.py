@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -106,7 +107,7 @@ def test_python_dash_m_works():
 
 
 def test_doctor_reports_each_backend(tmp_path):
-    proc = cli("doctor", "--json", cwd=tmp_path)
+    proc = cli("doctor", "--json", "--no-probe", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     by_name = {b["name"]: b for b in out["backends"]}
@@ -126,3 +127,29 @@ def test_doctor_and_route_on_broken_rules(tmp_path, command):
     proc = cli(*args)
     assert proc.returncode != 0
     assert f"{bad}:2:11:" in proc.stdout + proc.stderr
+
+
+def test_doctor_probes_local_ollama_for_the_server_and_the_model(tmp_path, fake_provider):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    dead_port = closed.getsockname()[1]
+    closed.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        f"""version: 1
+backends:
+  pulled: {{type: ollama, base_url: "{fake_provider.base_url("ollama", "a")}", model: "qwen3:4b"}}
+  missing: {{type: ollama, base_url: "{fake_provider.base_url("ollama", "b")}", model: "gemma3"}}
+  down: {{type: ollama, base_url: "http://127.0.0.1:{dead_port}", model: "gemma3"}}
+tiers:
+  trivial: [pulled, missing, down]
+default_tier: trivial
+"""
+    )
+    fake_provider.ollama_models = ["qwen3:4b", "llama3:latest"]
+    out = json.loads(cli("doctor", "--rules", str(rules), "--json").stdout)
+    by_name = {b["name"]: b for b in out["backends"]}
+    assert by_name["pulled"]["usable"] is True
+    assert by_name["missing"]["reason"] == "model gemma3 not pulled (run `ollama pull gemma3`)"
+    assert "not reachable at http://127.0.0.1:" in by_name["down"]["reason"]
+    assert out["tiers"] == {"trivial": ["pulled"]}

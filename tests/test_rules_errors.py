@@ -177,6 +177,15 @@ CASES = [
         "add `type",
         id="missing-required-key",
     ),
+    pytest.param(
+        "  cloud:\n",
+        "  tool:\n    type: cli\n    command: codex exec -\n  cloud:\n",
+        8,
+        14,
+        "command must be a list (argv)",
+        "[codex, exec, -]",
+        id="cli-command-as-one-string",
+    ),
 ]
 
 

@@ -372,6 +372,11 @@ class _Validator:
             ok = loc.kind == "scalar" and isinstance(value, bool)
         elif base == "tuple[str, ...]":
             if loc.kind == "scalar" and isinstance(value, str):
+                if what.endswith("command") and len(value.split()) > 1:
+                    # argv is run without a shell: "codex exec -" would be one program name.
+                    argv = ", ".join(value.split())
+                    self.err(loc, f"{what} must be a list (argv)", f"write it as [{argv}]")
+                    return False, None
                 return True, (value,)  # a single string is a one-item list
             ok = loc.kind == "seq" and all(
                 i.kind == "scalar" and isinstance(i.value, (str, int, float)) for i in value

@@ -70,6 +70,7 @@ class FakeProvider:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.ollama_models: list[str] = []  # what Ollama's GET /api/tags lists
         self._queues: dict[str, list[Reply]] = {}
         self._defaults: dict[str, Reply] = {}
         self._lock = threading.Lock()
@@ -156,6 +157,10 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def do_GET(self) -> None:
+        if urlsplit(self.path).path.endswith("/api/tags"):
+            models = [{"name": name} for name in self.provider.ollama_models]
+            self._send_json(200, {"models": models})
+            return
         self._send_json(404, {"error": {"message": "not found"}})
 
     def do_POST(self) -> None:

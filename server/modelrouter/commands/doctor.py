@@ -10,10 +10,37 @@ from pathlib import Path
 from modelrouter import __version__
 from modelrouter.rules import RulesError, find_rules_file, load_rules
 
+PROBE_TIMEOUT_S = 1.0
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this command's arguments."""
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="do not contact local Ollama servers to check they run and have the model",
+    )
+
+
+def probe_ollama(base_url: str, model: str) -> str | None:
+    """Why a local Ollama backend cannot answer (not running, model not pulled), or None.
+
+    Only `modelrouter doctor` calls this: routing itself never probes the network.
+    """
+    import httpx
+
+    url = (base_url or "http://127.0.0.1:11434").rstrip("/")
+    try:
+        reply = httpx.get(f"{url}/api/tags", timeout=PROBE_TIMEOUT_S)
+        reply.raise_for_status()
+        names = {m.get("name", "") for m in reply.json().get("models", [])}
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return f"not reachable at {url} (is `ollama serve` running?)"
+    wanted = model if ":" in model else f"{model}:latest"
+    if model and wanted not in names and model not in names:
+        return f"model {model} not pulled (run `ollama pull {model}`)"
+    return None
 
 
 def report(explicit: str | None = None, workspace: Path | None = None) -> dict:
@@ -53,9 +80,23 @@ def report(explicit: str | None = None, workspace: Path | None = None) -> dict:
     return out
 
 
+def _probe(found: dict, rules_backends: dict) -> None:
+    """Mark usable Ollama backends that do not answer, or lack their model, as unusable."""
+    for b in found["backends"]:
+        cfg = rules_backends[b["name"]]
+        if b["usable"] and cfg.type == "ollama":
+            reason = probe_ollama(cfg.base_url, cfg.model)
+            if reason:
+                b["usable"], b["reason"] = False, reason
+    usable = {b["name"] for b in found["backends"] if b["usable"]}
+    found["tiers"] = {t: [n for n in names if n in usable] for t, names in found["tiers"].items()}
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code (1 when the rules file is broken)."""
     found = report(args.rules, Path.cwd())
+    if not args.no_probe and not found["rules_errors"]:
+        _probe(found, load_rules(Path(found["rules_file"])).backends)
     if args.json:
         print(json.dumps(found, indent=2))
     else:
