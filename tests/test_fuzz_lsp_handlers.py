@@ -274,3 +274,11 @@ def test_huge_selection_is_trimmed_or_refused(tmp_path: Path, server: ModelRoute
         "range": {"start": {"line": 0, "character": 0}, "end": {"line": 200_000, "character": 0}},
     }
     check_result(server, run(server, server.jobs.run_command(args, redo=False)))
+
+
+def test_a_range_past_the_end_is_refused_not_clamped(server: ModelRouterServer) -> None:
+    rng = {"start": {"line": 10**6, "character": 0}, "end": {"line": 10**6, "character": 3}}
+    args = {"action": "fix-typo", "uri": doc_uri(server), "range": rng}
+    result = run(server, server.jobs.run_command(args, redo=False))
+    assert result["applied"] is False
+    assert "past the end of the document" in result["message"]

@@ -152,3 +152,11 @@ def test_cli_writes_the_report(tmp_path, capsys, week):
     assert f"({len(week)} requests)" in capsys.readouterr().out
     p = parse(out.read_text(encoding="utf-8"))
     assert int(next(a for t, a, _ in p.tags if "data-requests" in a)["data-requests"]) == len(week)
+
+
+def test_money_axis_labels_are_distinct_even_for_tiny_amounts():
+    from modelrouter.report import _usd_tick
+
+    for top, ticks in [(0.0005, 5), (0.025, 5), (0.001, 5), (2.0, 4)]:
+        labels = [_usd_tick(top * i / ticks, top / ticks) for i in range(ticks + 1)]
+        assert len(set(labels)) == len(labels), labels

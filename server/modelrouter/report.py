@@ -58,6 +58,17 @@ def _usd_short(v: float) -> str:
     return f"${v:.1g}" if f"{v:.1g}".find("e") < 0 else f"${v:.4f}"
 
 
+def _usd_tick(v: float, step: float) -> str:
+    """An axis label with just enough decimals to tell neighbouring ticks apart."""
+    if v == 0:
+        return "$0"
+    decimals = max(2, math.ceil(-math.log10(step)) + 1)
+    text = f"{v:,.{decimals}f}"
+    head, _, tail = text.partition(".")
+    tail = tail[:2] + tail[2:].rstrip("0")
+    return f"${head}.{tail}"
+
+
 def _secs(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}s"
 
@@ -106,6 +117,7 @@ def _legend(items: list[tuple[str, str]]) -> str:
 
 
 def _y_axis(top: float, fmt) -> str:
+    """Grid lines and labels; `fmt(value, step)` writes a label."""
     # Round steps: a top of 2 x 10^k splits in 4, 1/2.5/5 x 10^k in 5.
     mantissa = top / 10 ** math.floor(math.log10(top))
     ticks = 4 if abs(mantissa - 2) < 1e-9 else 5
@@ -114,9 +126,10 @@ def _y_axis(top: float, fmt) -> str:
     for i in range(ticks + 1):
         v = top * i / ticks
         y = MT + ph - ph * i / ticks
+        label = _e(fmt(v, top / ticks))
         out.append(
             f'<line class="grid" x1="{ML}" x2="{W - MR}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="tick" x="{ML - 6}" y="{y + 4:.1f}" text-anchor="end">{_e(fmt(v))}</text>'
+            f'<text class="tick" x="{ML - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>'
         )
     return "".join(out)
 
@@ -167,7 +180,7 @@ def spend_chart(entries: list[RequestRecord], days: list[str], colors: dict[str,
     def x_of(i: int) -> float:
         return ML + band * (i + 0.5)
 
-    parts = [_y_axis(top, _usd_short)]
+    parts = [_y_axis(top, _usd_tick)]
     for i, d in enumerate(days):
         y = MT + ph
         for backend in sorted(per[d]):
@@ -223,7 +236,7 @@ def savings_chart(entries: list[RequestRecord], days: list[str]) -> str:
     saved = t_acc - s_acc
     pct = 100 * saved / t_acc if t_acc else 0.0
     parts = [
-        _y_axis(y_top, _usd_short),
+        _y_axis(y_top, _usd_tick),
         f'<polygon class="saved-area" points="{area}" fill="{SAVED}" fill-opacity="0.22">'
         f"<title>saved {_usd(saved)}</title></polygon>",
         f'<polyline class="line" points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in pts_t)}" '
@@ -368,7 +381,7 @@ def fallback_chart(entries: list[RequestRecord], days: list[str]) -> str:
     def x_of(i: int) -> float:
         return ML + band * (i + 0.5)
 
-    parts = [_y_axis(top, lambda v: f"{v:g}")]
+    parts = [_y_axis(top, lambda v, _step: f"{v:g}")]
     for i, d in enumerate(days):
         n, fb = per[d]
         if not n:

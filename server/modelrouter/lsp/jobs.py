@@ -175,6 +175,13 @@ class Jobs:
         if rng is None:
             start = end = 0
         else:
+            first, last_line = min(rng["start"]["line"], rng["end"]["line"]), text.count("\n")
+            if first > last_line:
+                # Clamping would send the model an empty selection and insert at the end.
+                raise JobFailed(
+                    f"the range starts at line {first + 1}, past the end of the document "
+                    f"({last_line + 1} lines); nothing was changed"
+                )
             start = edits.offset_at(text, _pos(rng["start"]), enc)
             end = edits.offset_at(text, _pos(rng["end"]), enc)
         if start > end:
