@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "route": ("route", "show how a request would be routed, without sending it"),
     "ask": ("ask", "route a request and stream the answer"),
     "eval": ("eval", "score the router on a labelled JSONL file"),
-    "rules": ("rules", "check a rules file"),
+    "rules": ("rules", "check a rules file, or show which one applies"),
     "doctor": ("doctor", "show which backends are usable and why not"),
     "stats": ("stats", "usage, spend and savings from the ledger"),
     "report": ("report", "write a self-contained HTML usage report"),
@@ -60,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         from modelrouter.commands import lsp
 
         parser = argparse.ArgumentParser(prog="modelrouter lsp")
-        parser.add_argument("--rules", metavar="FILE")
+        parser.add_argument(
+            "--rules",
+            metavar="FILE",
+            help="rules file (default: $MODELROUTER_RULES, .modelrouter.yaml, user config, "
+            "shipped default)",
+        )
         lsp.add_arguments(parser)
         return lsp.run(parser.parse_args(argv[1:]))
     parser = build_parser()

@@ -134,7 +134,7 @@ class ClassifierSettings:
 
     mode: str = "hybrid"  # rules | learned | hybrid
     rule_confidence: float = 0.75  # rules decide alone at or above this
-    escalate_below: float = 0.55  # below this the request goes one tier up (never down)
+    escalate_below: float = 0.35  # below this one tier up, never down (tuned by cross-validation)
     weights: str | None = None  # learned model file; None: personal model, then shipped one
     llm_router: str | None = None  # backend name asked when confidence is lowest; off if None
     llm_router_timeout: float = 1.5

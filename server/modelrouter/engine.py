@@ -179,7 +179,8 @@ class Engine:
     ) -> None:
         self.rules = rules
         self.ledger = ledger
-        self.health = health or Health()
+        # Cooldowns are shared with other processes (the next `ask`, the LSP server).
+        self.health = health if health is not None else Health.persistent()
         self.budget: Any = None  # object with .blocked_reason(name)
         if ledger is not None:
             from modelrouter.budget import BudgetGuard
@@ -193,6 +194,7 @@ class Engine:
 
     def plan(self, tier: str, *, local_only: bool = False) -> Plan:
         """The ordered backends for `tier` and why others are skipped. Never touches the network."""
+        self.health.refresh()  # at most a stat a second: cooldowns other processes set
         return router.plan(
             self.rules, tier, health=self.health, budget=self.budget, local_only=local_only
         )

@@ -4,16 +4,35 @@ A backend that failed in a way a later request may not (refused connection, time
 overload, a broken stream) is put in a cooldown, so the next request skips it at once
 instead of waiting on it again. Repeated failures double the cooldown. Rate-limit headers
 on successful replies cool a backend down *before* it starts answering 429.
+
+`Health.persistent()` (what the Engine uses) also keeps the cooldowns in `health.json` in
+the data directory, so separate processes — one `modelrouter ask` after another, the LSP
+server — skip a backend another one cooled down. In memory times are monotonic; the file
+holds wall-clock times. The file is read once at start and again (at most once a second)
+when it changed; it is written, atomically, when a cooldown starts or a breaker closes. A
+file that cannot be read or written costs one warning and leaves the cooldowns in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 from modelrouter.backends.base import BackendError
+
+log = logging.getLogger(__name__)
+
+HEALTH_FILE = "health.json"
+MAX_FILE_COOLDOWN = 86400.0  # a longer (or non-finite) cooldown in the file is ignored
+REFRESH_INTERVAL = 1.0  # seconds between checks of the file for other processes' changes
 
 # First cooldown per error kind, seconds; doubled per consecutive failure up to MAX_COOLDOWN.
 BASE_COOLDOWN = {
@@ -35,11 +54,62 @@ class _State:
 
 
 class Health:
-    """Per-backend cooldowns. `blocked_reason(name)` is what the router asks."""
+    """Per-backend cooldowns. `blocked_reason(name)` is what the router asks.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    `Health()` keeps them in memory only; `Health(path=...)` / `Health.persistent()` also
+    shares them with other processes through a small JSON file.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        path: Path | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self._clock = clock
+        self._wall = wall
         self._states: dict[str, _State] = {}
+        self._path = path
+        self._mtime: int | None = None  # st_mtime_ns of the file as last read or written
+        self._checked = 0.0  # clock() at the last look at the file
+        self._warned = False
+        if path is not None:
+            self._checked = clock()
+            self._load()
+
+    @classmethod
+    def persistent(cls) -> Health:
+        """Cooldowns shared through `health.json` in the data directory."""
+        from modelrouter.paths import data_dir
+
+        return cls(path=data_dir() / HEALTH_FILE)
+
+    @property
+    def path(self) -> Path | None:
+        """The file cooldowns are shared through, or None (in memory only)."""
+        return self._path
+
+    def refresh(self) -> None:
+        """Pick up cooldowns other processes wrote since the last look (at most once a second).
+
+        Cheap: a clock read, and a `stat` when a second has passed. Never raises.
+        """
+        if self._path is None:
+            return
+        now = self._clock()
+        if now - self._checked < REFRESH_INTERVAL:
+            return
+        self._checked = now
+        try:
+            mtime = self._path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self._warn("cannot read", exc)
+            return
+        if mtime != self._mtime:
+            self._load()
 
     def blocked_reason(self, name: str) -> str | None:
         """Why `name` must be skipped right now, or None when it may be tried."""
@@ -74,15 +144,16 @@ class Health:
             # No retry-after: the rate-limit headers of the 429 say when the limit resets.
             resets = [reset for _, left, reset in _rate_limits(error.headers) if left <= 0]
             seconds = max([r for r in resets if r is not None], default=seconds)
-        self._block(state, seconds, _short_reason(error))
+        self._block(name, state, seconds, _short_reason(error))
         return seconds
 
     def record_success(self, name: str, headers: dict[str, str] | None = None) -> None:
         """Close the breaker for `name`; cool it down early if its rate-limit headers say so."""
         state = self._states.get(name)
         if state is not None:
-            state.failures = 0
-            state.until = 0.0
+            del self._states[name]
+            if state.failures or state.until > self._clock():
+                self._save(name)
         if headers:
             self.observe_headers(name, headers)
 
@@ -104,21 +175,124 @@ class Health:
         if wait <= 0:
             return 0.0
         state = self._states.setdefault(name, _State())
-        self._block(state, wait, f"{' and '.join(exhausted)} rate limit used up")
+        self._block(name, state, wait, f"{' and '.join(exhausted)} rate limit used up")
         return wait
 
     def reset(self, name: str | None = None) -> None:
         """Forget cooldowns (all of them, or one backend's), e.g. after a rules reload."""
         if name is None:
+            names = list(self._states)
             self._states.clear()
         else:
-            self._states.pop(name, None)
+            names = [name] if self._states.pop(name, None) else []
+        if names:
+            self._save(*names)
 
-    def _block(self, state: _State, seconds: float, reason: str) -> None:
+    def _block(self, name: str, state: _State, seconds: float, reason: str) -> None:
         until = self._clock() + seconds
         if until >= state.until:
             state.until = until
             state.reason = reason
+        self._save(name)
+
+    # --- the shared file -------------------------------------------------------------
+
+    def _read(self) -> dict[str, _State] | None:
+        """The file's live cooldowns (monotonic times), {} when absent, None when unusable."""
+        assert self._path is not None
+        try:
+            with open(self._path, "rb") as f:
+                mtime = os.fstat(f.fileno()).st_mtime_ns
+                raw = json.loads(f.read() or b"{}")
+        except FileNotFoundError:
+            self._mtime = None
+            return {}
+        except (OSError, ValueError) as exc:
+            self._warn("cannot read", exc)
+            return None
+        self._mtime = mtime
+        if not isinstance(raw, dict):
+            self._warn("ignored", ValueError("not a JSON object"))
+            return None
+        states: dict[str, _State] = {}
+        offset = self._clock() - self._wall()
+        wall_now = self._wall()
+        for name, entry in raw.items():
+            try:
+                until = float(entry["until"])
+                reason = str(entry.get("reason", ""))
+                failures = int(entry.get("failures", 0))
+            except (TypeError, KeyError, ValueError, AttributeError):
+                continue  # one bad entry does not spoil the rest
+            if wall_now < until <= wall_now + MAX_FILE_COOLDOWN:
+                states[str(name)] = _State(until + offset, reason, max(0, failures))
+        return states
+
+    def _load(self) -> None:
+        """Take the live cooldowns from the file."""
+        found = self._read()
+        if found is None:
+            return
+        # The file is the shared truth for live cooldowns: one missing from it was ended
+        # by a success elsewhere. Expired ones stay in memory for their failure count.
+        now = self._clock()
+        for name, mine in self._states.items():
+            if name not in found and mine.until <= now:
+                found[name] = mine
+        self._states = found
+
+    def _save(self, *names: str) -> None:
+        """Write this process's state for `names` into the file, keeping other backends'."""
+        if self._path is None:
+            return
+        current = self._read()
+        merged = dict(current or {})  # an unreadable file is replaced by a good one
+        for name, theirs in merged.items():  # adopt what other processes wrote meanwhile
+            mine = self._states.get(name)
+            if name not in names and (mine is None or theirs.until > mine.until):
+                self._states[name] = theirs
+        for name in names:
+            state = self._states.get(name)
+            if state is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = state
+        now = self._clock()
+        offset = self._wall() - now
+        payload = {
+            name: {
+                "until": round(state.until + offset, 3),
+                "reason": state.reason,
+                "failures": state.failures,
+            }
+            for name, state in sorted(merged.items())
+            if state.until > now
+        }
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".health-", suffix=".tmp", dir=self._path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:  # mkstemp: mode 0600
+                    json.dump(payload, f, indent=1)
+                os.replace(tmp, self._path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            self._mtime = self._path.stat().st_mtime_ns
+        except OSError as exc:
+            self._warn("cannot write", exc)
+            self._path = None  # keep going in memory; one warning is enough
+
+    def _warn(self, what: str, exc: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "backend cooldowns file %s %s (%s); cooldowns are kept in memory only",
+                self._path,
+                what,
+                exc,
+            )
 
 
 def _short_reason(error: BackendError) -> str:

@@ -58,11 +58,14 @@ def report(explicit: str | None = None, workspace: Path | None = None) -> dict:
         out["rules_errors"] = [str(p) for p in exc.problems]
         return out
     from modelrouter.budget import BudgetGuard
+    from modelrouter.health import Health
     from modelrouter.ledger import Ledger
 
     budget = BudgetGuard(Ledger(), rules)  # over-budget backends are skipped by routing too
+    health = Health.persistent()  # and so are backends cooling down (set by ask / the server)
     reasons = {
-        n: b.unusable_reason() or budget.blocked_reason(n) for n, b in rules.backends.items()
+        n: b.unusable_reason() or budget.blocked_reason(n) or health.blocked_reason(n)
+        for n, b in rules.backends.items()
     }
     for name, backend in rules.backends.items():
         reason = reasons[name]

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_OUT = "modelrouter-report.html"
+DEFAULT_OUT = "report.html"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -48,9 +48,12 @@ def run(args: argparse.Namespace) -> int:
         selection_tokens=args.selection_tokens,
     )
     from modelrouter.budget import BudgetGuard
+    from modelrouter.health import Health
     from modelrouter.ledger import Ledger
 
-    chosen = plan(rules, result.tier, budget=BudgetGuard(Ledger(), rules))
+    budget = BudgetGuard(Ledger(), rules)
+    # Cooldowns set by `ask` and the LSP server (health.json in the data dir) apply here too.
+    chosen = plan(rules, result.tier, health=Health.persistent(), budget=budget)
     if args.json:
         print(
             json.dumps(
