@@ -66,17 +66,27 @@ def plan(
     skipped: list[Skip] = []
     for name in rules.tiers[tier]:
         backend = rules.backends[name]
-        reason = None
-        if local_only and not backend.is_local:
-            reason = "request must stay on this machine (local-only file)"
-        if reason is None:
-            reason = backend.unusable_reason()
-        if reason is None and health is not None:
-            reason = health.blocked_reason(name)
-        if reason is None and budget is not None:
-            reason = budget.blocked_reason(name)
+        reason = skip_reason(backend, health=health, budget=budget, local_only=local_only)
         if reason is None:
             candidates.append(backend)
         else:
             skipped.append(Skip(name, reason))
     return Plan(tier, candidates, skipped)
+
+
+def skip_reason(
+    backend: BackendConfig,
+    *,
+    health: Blocker | None = None,
+    budget: Blocker | None = None,
+    local_only: bool = False,
+) -> str | None:
+    """Why the router would skip `backend` now, or None when it would try it."""
+    if local_only and not backend.is_local:
+        return "request must stay on this machine (local-only file)"
+    reason = backend.unusable_reason()
+    if reason is None and health is not None:
+        reason = health.blocked_reason(backend.name)
+    if reason is None and budget is not None:
+        reason = budget.blocked_reason(backend.name)
+    return reason

@@ -43,8 +43,13 @@ def probe_ollama(base_url: str, model: str) -> str | None:
     return None
 
 
-def report(explicit: str | None = None, workspace: Path | None = None) -> dict:
-    """The doctor's findings: version, rules file and errors, every backend's state."""
+def report(
+    explicit: str | None = None, workspace: Path | None = None, *, probe: bool = False
+) -> dict:
+    """The doctor's findings: version, rules file and errors, every backend's state.
+
+    With `probe`, usable Ollama backends are also asked whether they run and have the model.
+    """
     path = find_rules_file(explicit, workspace)
     out: dict = {
         "version": __version__,
@@ -60,13 +65,17 @@ def report(explicit: str | None = None, workspace: Path | None = None) -> dict:
     from modelrouter.budget import BudgetGuard
     from modelrouter.health import Health
     from modelrouter.ledger import Ledger
+    from modelrouter.router import skip_reason
 
-    budget = BudgetGuard(Ledger(), rules)  # over-budget backends are skipped by routing too
-    health = Health.persistent()  # and so are backends cooling down (set by ask / the server)
-    reasons = {
-        n: b.unusable_reason() or budget.blocked_reason(n) or health.blocked_reason(n)
-        for n, b in rules.backends.items()
-    }
+    # Over-budget and cooling-down backends (set by ask / the server) are skipped by routing.
+    budget = BudgetGuard(Ledger(), rules)
+    health = Health.persistent()
+    reasons = {}
+    for name, b in rules.backends.items():
+        reason = skip_reason(b, health=health, budget=budget)
+        if reason is None and probe and b.type == "ollama":
+            reason = probe_ollama(b.base_url, b.model)
+        reasons[name] = reason
     for name, backend in rules.backends.items():
         reason = reasons[name]
         out["backends"].append(
@@ -83,23 +92,9 @@ def report(explicit: str | None = None, workspace: Path | None = None) -> dict:
     return out
 
 
-def _probe(found: dict, rules_backends: dict) -> None:
-    """Mark usable Ollama backends that do not answer, or lack their model, as unusable."""
-    for b in found["backends"]:
-        cfg = rules_backends[b["name"]]
-        if b["usable"] and cfg.type == "ollama":
-            reason = probe_ollama(cfg.base_url, cfg.model)
-            if reason:
-                b["usable"], b["reason"] = False, reason
-    usable = {b["name"] for b in found["backends"] if b["usable"]}
-    found["tiers"] = {t: [n for n in names if n in usable] for t, names in found["tiers"].items()}
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code (1 when the rules file is broken)."""
-    found = report(args.rules, Path.cwd())
-    if not args.no_probe and not found["rules_errors"]:
-        _probe(found, load_rules(Path(found["rules_file"])).backends)
+    found = report(args.rules, Path.cwd(), probe=not args.no_probe)
     if args.json:
         print(json.dumps(found, indent=2))
     else:

@@ -193,15 +193,13 @@ def register(server: ModelRouterServer) -> None:
 
     @server.command("modelrouter.doctor")
     def doctor(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
+        from modelrouter.router import skip_reason
+
         rules = ls.ensure_rules()
         backends = []
         if rules is not None:
             for b in rules.backends.values():
-                reason = (
-                    b.unusable_reason()
-                    or ls.engine.health.blocked_reason(b.name)
-                    or (ls.engine.budget and ls.engine.budget.blocked_reason(b.name))
-                )
+                reason = skip_reason(b, health=ls.engine.health, budget=ls.engine.budget)
                 backends.append(
                     {
                         "name": b.name,
