@@ -62,6 +62,11 @@ def test_spent_budget_is_shown_and_routed_around(tmp_path, fake_provider):
     cheap = next(b for b in json.loads(doctor.stdout)["backends"] if b["name"] == "cheap")
     assert (cheap["usable"], cheap["reason"]) == (False, reason)
 
+    dry = run("ask", "implement it", "--rules", str(rules), "--dry-run", "--json", data=data)
+    dry_out = json.loads(dry.stdout)
+    assert dry_out["skipped"] == [{"backend": "cheap", "reason": reason}]
+    assert dry_out["backend"]["name"] == "dear"
+
     second = run("ask", "implement it", "--rules", str(rules), data=data)
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip() == "dear answer"

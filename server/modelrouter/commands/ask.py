@@ -177,9 +177,11 @@ async def _ask(
 async def _dry_run(rules: Rules, job: Job, *, as_json: bool) -> int:
     """Print what `ask` would send, and where, without sending anything."""
     from modelrouter.backends import make_backend
+    from modelrouter.ledger import Ledger
     from modelrouter.transcript import ContextTooSmall
 
-    engine = Engine(rules)
+    # With the ledger, as a real run: over-budget backends are skipped here too.
+    engine = Engine(rules, ledger=Ledger())
     try:
         local_only = engine.is_local_only(job)
         plan = engine.plan(job.tier, local_only=local_only)
