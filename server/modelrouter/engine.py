@@ -266,7 +266,8 @@ class Engine:
                 text, done, first = await self._attempt(cfg, messages, shown)
             except BackendError as error:
                 elapsed = time.perf_counter() - attempt_start
-                attempts.append(Attempt(cfg.name, cfg.model, error.kind, str(error), elapsed))
+                message = _without_name(str(error), cfg.name)
+                attempts.append(Attempt(cfg.name, cfg.model, error.kind, message, elapsed))
                 cooldown = self.health.record_failure(cfg.name, error)
                 log.info(
                     "%s failed (%s: %s)%s",
@@ -276,9 +277,9 @@ class Engine:
                     f"; cooling down {cooldown:.0f} s" if cooldown else "",
                 )
                 if not error.falls_back:
-                    message = _failure_message(job.tier, attempts, skipped)
-                    raise EngineError(message, attempts) from None
-                emit(FellBack(cfg.name, f"{error.kind}: {error}", _next_name(candidates, index)))
+                    why = _failure_message(job.tier, attempts, skipped, stopped=attempts[-1])
+                    raise EngineError(why, attempts) from None
+                emit(FellBack(cfg.name, f"{error.kind}: {message}", _next_name(candidates, index)))
                 continue
             elapsed = time.perf_counter() - attempt_start
             attempts.append(Attempt(cfg.name, done.model or cfg.model, "ok", None, elapsed))
@@ -345,10 +346,12 @@ class Engine:
     def outgoing(self, job: Job, cfg: BackendConfig, redactor: Redactor) -> list[Message]:
         """Exactly the messages `cfg` would receive: trimmed, and redacted unless it is local.
 
-        Raises `ContextTooSmall` when the request does not fit its context window.
+        With redaction off, the configured API keys are still replaced: a key pasted into the
+        code never reaches another provider. Raises `ContextTooSmall` when the request does
+        not fit its context window.
         """
         messages = self._messages_for(job, cfg)
-        if cfg.is_local or not redactor.enabled:
+        if cfg.is_local:
             return messages
         texts = redactor.redact_all([m.content for m in messages], path=job.path)
         return [dataclasses.replace(m, content=t) for m, t in zip(messages, texts, strict=True)]
@@ -399,7 +402,7 @@ class Engine:
         finally:
             deadline.cancel()
         if done is None:
-            raise BackendError("stream", f"{cfg.name}: stream ended without completing")
+            raise BackendError("stream", "stream ended without completing")
         return "".join(parts), done, first
 
     def _outcome(
@@ -508,7 +511,25 @@ def _next_name(candidates: list[BackendConfig], index: int) -> str | None:
     return candidates[index + 1].name if index + 1 < len(candidates) else None
 
 
-def _failure_message(tier: str, attempts: list[Attempt], skipped: list[Skip]) -> str:
+def _without_name(message: str, name: str) -> str:
+    """A backend's error without its own name in front: the caller shows `name: ...` once."""
+    prefix = f"{name}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+def _failure_message(
+    tier: str, attempts: list[Attempt], skipped: list[Skip], stopped: Attempt | None = None
+) -> str:
+    if stopped is not None:
+        # An error no other backend can fix (a refused key, a bad request): say that first,
+        # with what to check, rather than "no backend could answer".
+        lines = [
+            f"{stopped.backend}: {stopped.error}",
+            f"tier {tier!r}: not retried on another backend (this needs fixing, not a retry)",
+        ]
+        lines += [f"  {a.backend}: {a.error}" for a in attempts if a is not stopped]
+        lines += [f"  {s.backend}: skipped, {s.reason}" for s in skipped]
+        return "\n".join(lines)
     lines = [f"no backend of tier {tier!r} could answer"]
     lines += [f"  {a.backend}: {a.error}" for a in attempts]
     lines += [f"  {s.backend}: skipped, {s.reason}" for s in skipped]

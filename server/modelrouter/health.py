@@ -11,6 +11,11 @@ server — skip a backend another one cooled down. In memory times are monotonic
 holds wall-clock times. The file is read once at start and again (at most once a second)
 when it changed; it is written, atomically, when a cooldown starts or a breaker closes. A
 file that cannot be read or written costs one warning and leaves the cooldowns in memory.
+
+Every cooldown is capped at MAX_COOLDOWN, whatever a provider's `retry-after` or rate-limit
+reset says (`inf`, `1e309`, a date years ahead): one hostile header must not take a backend
+away for good, or make a number that breaks formatting and JSON. The file never holds a
+non-finite value, and an entry in it that is not a sane number is ignored.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -31,7 +37,6 @@ from modelrouter.backends.base import BackendError
 log = logging.getLogger(__name__)
 
 HEALTH_FILE = "health.json"
-MAX_FILE_COOLDOWN = 86400.0  # a longer (or non-finite) cooldown in the file is ignored
 REFRESH_INTERVAL = 1.0  # seconds between checks of the file for other processes' changes
 
 # First cooldown per error kind, seconds; doubled per consecutive failure up to MAX_COOLDOWN.
@@ -43,7 +48,8 @@ BASE_COOLDOWN = {
     "stream": 10.0,
     "process": 10.0,
 }
-MAX_COOLDOWN = 600.0
+MAX_COOLDOWN = 600.0  # the longest cooldown, whatever the provider asked for
+MAX_FAILURES = 1000  # consecutive failures counted (the doubling has long hit the cap by then)
 
 
 @dataclass
@@ -136,14 +142,15 @@ class Health:
         if base is None:
             return 0.0
         state = self._states.setdefault(name, _State())
-        state.failures += 1
-        seconds = min(MAX_COOLDOWN, base * 2 ** (state.failures - 1))
+        state.failures = min(state.failures + 1, MAX_FAILURES)
+        seconds = min(MAX_COOLDOWN, base * 2 ** min(state.failures - 1, 16))
         if error.retry_after is not None:
-            seconds = max(error.retry_after, 0.0)
+            seconds = _capped(error.retry_after)
         elif error.kind == "rate_limit":
             # No retry-after: the rate-limit headers of the 429 say when the limit resets.
             resets = [reset for _, left, reset in _rate_limits(error.headers) if left <= 0]
             seconds = max([r for r in resets if r is not None], default=seconds)
+        seconds = _capped(seconds)
         self._block(name, state, seconds, _short_reason(error))
         return seconds
 
@@ -172,6 +179,7 @@ class Health:
             elif remaining <= 0:
                 exhausted.append(what)
                 wait = max(wait, BASE_COOLDOWN["rate_limit"])
+        wait = _capped(wait)
         if wait <= 0:
             return 0.0
         state = self._states.setdefault(name, _State())
@@ -189,7 +197,7 @@ class Health:
             self._save(*names)
 
     def _block(self, name: str, state: _State, seconds: float, reason: str) -> None:
-        until = self._clock() + seconds
+        until = self._clock() + _capped(seconds)
         if until >= state.until:
             state.until = until
             state.reason = reason
@@ -220,12 +228,15 @@ class Health:
         for name, entry in raw.items():
             try:
                 until = float(entry["until"])
-                reason = str(entry.get("reason", ""))
+                reason = str(entry.get("reason", ""))[:200]
                 failures = int(entry.get("failures", 0))
-            except (TypeError, KeyError, ValueError, AttributeError):
+            except (TypeError, KeyError, ValueError, AttributeError, OverflowError):
                 continue  # one bad entry does not spoil the rest
-            if wall_now < until <= wall_now + MAX_FILE_COOLDOWN:
-                states[str(name)] = _State(until + offset, reason, max(0, failures))
+            if math.isfinite(until) and until > wall_now:
+                # Another process (or an older version) may have written a longer one.
+                until = min(until, wall_now + MAX_COOLDOWN)
+                failures = min(max(0, failures), MAX_FAILURES)
+                states[str(name)] = _State(until + offset, reason, failures)
         return states
 
     def _load(self) -> None:
@@ -273,14 +284,14 @@ class Health:
             fd, tmp = tempfile.mkstemp(prefix=".health-", suffix=".tmp", dir=self._path.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:  # mkstemp: mode 0600
-                    json.dump(payload, f, indent=1)
+                    json.dump(payload, f, indent=1, allow_nan=False)
                 os.replace(tmp, self._path)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
             self._mtime = self._path.stat().st_mtime_ns
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self._warn("cannot write", exc)
             self._path = None  # keep going in memory; one warning is enough
 
@@ -293,6 +304,13 @@ class Health:
                 what,
                 exc,
             )
+
+
+def _capped(seconds: float) -> float:
+    """`seconds` as a cooldown: 0 for nonsense (NaN, negative), at most MAX_COOLDOWN."""
+    if not seconds > 0:  # NaN compares false
+        return 0.0
+    return min(float(seconds), MAX_COOLDOWN)
 
 
 def _short_reason(error: BackendError) -> str:
@@ -328,12 +346,14 @@ def _rate_limits(headers: dict[str, str]) -> list[tuple[str, float, float | None
 
 
 def _number(value: str | None) -> float | None:
+    """A finite number from a header value, or None (`inf`, `NaN`, `1e309` are not numbers)."""
     if value is None:
         return None
     try:
-        return float(value.strip())
-    except ValueError:
+        number = float(value.strip())
+    except (ValueError, AttributeError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _duration(value: str | None) -> float | None:
@@ -357,10 +377,13 @@ def _duration(value: str | None) -> float | None:
         unit = "ms" if text.startswith("ms", i) else ch
         if unit not in units or not number:
             return None
-        total += float(number) * units[unit]
+        try:
+            total += float(number) * units[unit]
+        except ValueError:
+            return None  # "1.2.3s"
         number = ""
         i += len(unit)
-    return total if not number else None
+    return total if not number and math.isfinite(total) else None
 
 
 def _until_timestamp(value: str | None) -> float | None:
@@ -374,23 +397,30 @@ def _until_timestamp(value: str | None) -> float | None:
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    try:
+        return _capped((when - datetime.now(timezone.utc)).total_seconds())
+    except OverflowError:
+        return MAX_COOLDOWN
 
 
 def parse_retry_after(headers: dict[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms` / `retry-after` (seconds or an HTTP date)."""
+    """Seconds to wait from `retry-after-ms` / `retry-after` (seconds or an HTTP date).
+
+    Always None or a finite number in 0..MAX_COOLDOWN: a value that is no number or date
+    (`inf`, `NaN`, garbage) counts as absent, a huge one as the cap, a negative one as 0.
+    """
     lower = {k.lower(): v for k, v in headers.items()}
     ms = _number(lower.get("retry-after-ms"))
     if ms is not None:
-        return max(0.0, ms / 1000)
+        return _capped(ms / 1000)
     value = lower.get("retry-after")
     if value is None:
         return None
     seconds = _number(value)
     if seconds is not None:
-        return max(0.0, seconds)
+        return _capped(seconds)
     return _until_timestamp(value)

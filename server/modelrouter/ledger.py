@@ -10,7 +10,8 @@ Reading (``modelrouter stats``/``report``) raises :class:`LedgerError` with a cl
 
 Privacy: the request text is not stored, except for requests that carry a routing label —
 an explicit tier override or a "redo with a stronger model" — whose text is what
-``modelrouter train --from-history`` learns from (see :meth:`Ledger.labels`).
+``modelrouter train --from-history`` learns from (see :meth:`Ledger.labels`); and never
+when it contains a secret (see ``redact.scan``).
 """
 
 from __future__ import annotations
@@ -231,11 +232,12 @@ def build_entry(
     labelled = bool(job.tier_override or job.redo_of)
     prompt = _first_user_text(job) if labelled else None
     if prompt:
-        # The text goes to disk: secrets in the attached code and the configured API `keys`
-        # are masked first (routing learns from the words, not the values).
-        from modelrouter.redact import Redactor
+        # The text would go to disk: a request holding a secret (in the attached code, in its
+        # words, or a configured API key) is not stored at all; masking may miss a piece.
+        from modelrouter.redact import scan
 
-        prompt = Redactor(known=tuple(keys)).redact(prompt)
+        if scan(prompt, known=[k for k in keys if k]):
+            prompt = None
     entry = RequestRecord(
         tier=job.tier,
         source=job.source,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -17,3 +18,24 @@ def data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("modelrouter", appauthor=False))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by the user alone: mode 0600 in a 0700 folder.
+
+    What goes here (answers, conversations) may quote the user's code and its secrets. The
+    file is replaced atomically; raises OSError.
+    """
+    folder = path.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)  # a folder an older version created 0755
+    tmp = folder / f".{path.name}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

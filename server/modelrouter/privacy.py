@@ -9,21 +9,29 @@ Glob semantics follow `.gitignore`: a pattern without `/` matches a file or dire
 at any depth (`*.pem`, `.env`); a pattern with `/` matches the path relative to the
 workspace root (`config/prod.yaml`, `**/secrets/**`); `*` stays within one path segment
 and `**` spans any number. Matching ignores case, so `.ENV` is protected too.
+
+A file on this machine is matched as named and with its symlinks resolved, so neither a link
+`notes.txt → .env` nor a linked folder `cfg → secrets/` lets a protected file out. Editor
+documents that are not files here (`untitled:`, `git:`, `vscode-remote:`, ...) are matched on
+their URI's path; one whose URI names no path at all stays on the machine, since nothing
+shows it is not a protected file (`document_local_only_reason`).
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit
 
 from modelrouter.config import BackendConfig, PrivacySettings, Rules
 
 __all__ = [
     "PrivacyDecision",
+    "document_local_only_reason",
     "is_local_only",
     "local_only_match",
     "local_only_reason",
@@ -120,14 +128,67 @@ def local_only_match(
     *,
     workspace: str | PurePath | None = None,
 ) -> str | None:
-    """The first `local_only` glob that `path` (a file path or `file:` URI) matches, or None."""
+    """The first `local_only` glob that `path` (a file path or a URI) matches, or None.
+
+    A local file matches when its name as given or its real path (symlinks resolved) does.
+    """
+    found = _first_match(path, rules, workspace)
+    return found[0] if found else None
+
+
+def _first_match(
+    path: str | PurePath | None,
+    rules: Rules | PrivacySettings | Iterable[str],
+    workspace: str | PurePath | None,
+) -> tuple[str, str | None] | None:
+    """(glob, the resolved path when only that matched) for the first match, or None."""
     if not path:
         return None
-    segments, inside = _relative(str(path), str(workspace) if workspace else None)
+    globs = _globs(rules)
+    for candidate, base, resolved in _views(str(path), str(workspace) if workspace else None):
+        glob = _match(candidate, globs, base)
+        if glob is not None:
+            return glob, candidate if resolved else None
+    return None
+
+
+def _scheme(text: str) -> str | None:
+    """The URI scheme of `text` (lower case), or None for a plain path (`C:\\x` included)."""
+    m = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):", text)
+    return m.group(1).lower() if m else None
+
+
+def _views(path: str, workspace: str | None) -> Iterator[tuple[str, str | None, bool]]:
+    """(path, workspace, is-resolved) spellings of one location to match the globs against."""
+    scheme = _scheme(path)
+    if scheme not in (None, "file"):
+        # untitled:, git:, vscode-remote://host/..., ...: the URI's path is the file's path.
+        try:
+            yield unquote(urlsplit(path).path), workspace, False
+        except ValueError:
+            yield path, workspace, False
+        return
+    yield path, workspace, False
+    fs = _fs_path(path)
+    if re.match(r"^[A-Za-z]:[\\/]", fs) or "\0" in fs:
+        return  # a Windows path named on another system; nothing to resolve here
+    ws = _fs_path(workspace) if workspace else None
+    joined = fs if os.path.isabs(fs) else os.path.join(ws or os.getcwd(), fs)
+    try:
+        real = os.path.realpath(joined)
+        real_ws = os.path.realpath(ws) if ws else None
+    except (OSError, ValueError):
+        return
+    if real != os.path.normpath(joined):
+        yield real, real_ws, True
+
+
+def _match(path: str, globs: tuple[str, ...], workspace: str | None) -> str | None:
+    segments, inside = _relative(path, workspace)
     if not segments:
         return None
     rel = "/".join(segments)
-    for glob in _globs(rules):
+    for glob in globs:
         if not glob.strip():
             continue
         regex = _glob_regex(glob)
@@ -158,11 +219,37 @@ def local_only_reason(
 ) -> str | None:
     """Why a request involving `paths` must stay on this machine, or None when it may leave."""
     for path in paths:
-        glob = local_only_match(path, rules, workspace=workspace)
-        if glob is not None:
+        found = _first_match(path, rules, workspace)
+        if found is not None:
+            glob, resolved = found
             name = PurePosixPath(_fs_path(str(path)).replace("\\", "/")).name or str(path)
+            if resolved is not None:
+                return f"{name} is a link to {resolved}, which matches local_only pattern {glob!r}"
             return f"{name} matches local_only pattern {glob!r}"
     return None
+
+
+def document_local_only_reason(
+    uri: str,
+    rules: Rules | PrivacySettings | Iterable[str],
+    *,
+    workspace: str | PurePath | None = None,
+) -> str | None:
+    """Why the editor document at `uri` must stay on this machine, or None when it may leave.
+
+    Besides the `local_only` globs (see `local_only_match`), a document whose URI does not
+    say where it comes from (no path: `untitled:`, an opaque or unreadable URI) stays too.
+    """
+    scheme = _scheme(uri)
+    if scheme is not None and scheme != "file":
+        try:
+            where = unquote(urlsplit(uri).path)
+        except ValueError:
+            where = ""
+        if not where.strip("/ "):
+            shown = uri if len(uri) <= 60 else uri[:57] + "..."
+            return f"the document's origin cannot be established ({shown})"
+    return local_only_reason([uri], rules, workspace=workspace)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ What counts as a secret (see `scan`):
   `AIza`, GitHub `ghp_`/`github_pat_`, Slack `xox?-`, Stripe, Hugging Face, npm, PyPI);
 - AWS access key ids, and AWS secret keys next to their usual names;
 - private key blocks (PEM, OpenSSH, PGP), even when cut off before their END line;
-- JSON Web Tokens; passwords inside URLs (`scheme://user:password@host`);
+- JSON Web Tokens; passwords inside URLs (`scheme://user:password@host`, also with no user
+  or an unencoded `/` or `#` in the password); passwords written as prose ("the password
+  is hunter2!");
 - values assigned to secret-looking names (`password = "..."`, `API_TOKEN=...`,
   `"client_secret": "..."`);
 - other long high-entropy tokens. Hex strings (hashes, commit ids), UUIDs, integrity hashes
@@ -109,8 +111,18 @@ _AWS_SECRET = re.compile(
     r"(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
 )
 
-# Password in a URL: postgres://user:PASSWORD@host
-_URL_PASSWORD = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@\"'`]+:(?P<value>[^\s@/\"'`]{3,})@")
+# Password in a URL: postgres://user:PASSWORD@host, redis://:PASSWORD@host (no user). People
+# paste passwords with an unencoded `/` or `#`, so the value runs to the `@` that is followed
+# by a host; `host:8080/path@x` is a port and a path, not a password (see `scan`).
+_URL_PASSWORD = re.compile(
+    r"\b[a-z][a-z0-9+.-]*://[^\s:/@\"'`]*:(?P<value>[^\s@\"'`]{3,256}?)@"
+    r"(?=[A-Za-z0-9\[][A-Za-z0-9.\-\[\]:]*(?:[/?#\s\"'`,;)]|$))"
+)
+# A password written as prose: "password hunter2", "the password is X", "pwd: X".
+_PROSE_PASSWORD = re.compile(
+    r"(?i)(?P<name>[A-Za-z0-9_.-]*?(?:password|passphrase|passwd|pwd))"
+    r"(?:[ \t]+(?:is|was)|[ \t]*:)?[ \t]+[\"'`]?(?P<value>[^\s\"'`]{3,128})"
+)
 
 # Secret-looking names; the name must END with one of these words (`token_type` is not one).
 _SECRET_NAME = (
@@ -141,6 +153,48 @@ def _bare_value_ok(name: str, sep: str, value: str) -> bool:
         return True  # NAME=value: .env and shell files
     # `token = next_token` in code is a variable; a literal secret has a digit or a symbol.
     return not re.fullmatch(r"[A-Za-z_][A-Za-z_.]*", value)
+
+
+def _url_password_ok(value: str) -> bool:
+    """Whether the `user:VALUE@` part of a URL is a password, not `host:port/path@...`."""
+    if _NOT_A_VALUE.match(value):
+        return False
+    head = re.split(r"[/#?]", value, maxsplit=1)[0]
+    return head == value or not head.isdigit()
+
+
+def _prose_passwords(text: str) -> list[tuple[int, str]]:
+    """Passwords written in sentences: "password hunter2!", "the password is Tr0ub4dor".
+
+    Prose mentions passwords without giving one far more often ("password reset", "the
+    password is required"), so only a value that does not read as a word counts: it has a
+    digit or a symbol, or capitals past its first letter.
+    """
+    found: list[tuple[int, str]] = []  # (start, value)
+    lowered = text.translate(_ASCII_LOWER)
+    starts: set[int] = set()
+    for word in ("pass", "pwd"):
+        at = lowered.find(word)
+        while at != -1:
+            start = at
+            while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
+                start -= 1
+            starts.add(start)
+            at = lowered.find(word, at + 1)
+    for start in sorted(starts):
+        m = _PROSE_PASSWORD.match(text, start)
+        if m is None:
+            continue
+        value = m.group("value").rstrip(".,;:!?)]}")
+        if len(value) < 4 or value in _KEYWORDS or _NOT_A_VALUE.match(value):
+            continue
+        if re.search(r"[()\[\]{},;]|\.\w+\(", value) or value.startswith(("=", "$", "<")):
+            continue
+        wordy = value.isalpha() and (value[1:].islower() or value.isupper())
+        if wordy:
+            continue
+        found.append((m.start("value"), value))
+    return found
 
 
 _SECRET_WORDS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
@@ -278,13 +332,7 @@ def scan(text: str, *, path: str | None = None, known: Iterable[str] = ()) -> li
     `known` are exact values that must always be treated as secrets (e.g. the configured API
     keys), whatever they look like.
     """
-    found: list[Finding] = []
-    for value in known:
-        if value and len(value) >= 4:
-            start = text.find(value)
-            while start != -1:
-                found.append(Finding("api_key", start, start + len(value), value))
-                start = text.find(value, start + len(value))
+    found = _known_values(text, known)
     found += _known_shapes(text)
     for m in _AWS_SECRET.finditer(text):
         found.append(Finding("aws_key", m.start("value"), m.end("value"), m.group("value")))
@@ -294,9 +342,11 @@ def scan(text: str, *, path: str | None = None, known: Iterable[str] = ()) -> li
         while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "+.-"):
             start -= 1
         m = _URL_PASSWORD.match(text, start)
-        if m is not None and not _NOT_A_VALUE.match(m.group("value")):
+        if m is not None and _url_password_ok(m.group("value")):
             found.append(Finding("password", m.start("value"), m.end("value"), m.group("value")))
         at = text.find("://", at + 3)
+    for start, value in _prose_passwords(text):
+        found.append(Finding("password", start, start + len(value), value))
     for m in _assignments(text):
         value = m.group("value")
         if (
@@ -325,6 +375,17 @@ def scan(text: str, *, path: str | None = None, known: Iterable[str] = ()) -> li
                 continue  # a URL or file path
             found.append(Finding("token", m.start(), m.end(), token))
     return _without_overlaps(found)
+
+
+def _known_values(text: str, known: Iterable[str]) -> list[Finding]:
+    found: list[Finding] = []
+    for value in known:
+        if value and len(value) >= 4:
+            start = text.find(value)
+            while start != -1:
+                found.append(Finding("api_key", start, start + len(value), value))
+                start = text.find(value, start + len(value))
+    return found
 
 
 def scrub(text: str, *, known: Iterable[str] = ()) -> str:
@@ -374,7 +435,7 @@ class Redactor:
     """
 
     known: tuple[str, ...] = ()  # exact values always redacted (configured API keys)
-    enabled: bool = True
+    enabled: bool = True  # False: only the `known` values are redacted
     _by_value: dict[str, str] = field(default_factory=dict, repr=False)
     _by_placeholder: dict[str, str] = field(default_factory=dict, repr=False)
     _prefix: str = field(default="REDACTED_", repr=False)
@@ -392,10 +453,13 @@ class Redactor:
 
     def redact(self, text: str, *, path: str | None = None) -> str:
         """`text` with every secret replaced by its placeholder."""
-        if not self.enabled or not text:
+        if not text or not (self.enabled or self.known):
             return text
         self._choose_prefix([text])
-        findings = scan(text, path=path, known=self.known)
+        if self.enabled:
+            findings = scan(text, path=path, known=self.known)
+        else:
+            findings = _without_overlaps(_known_values(text, self.known))
         if not findings:
             return text
         out: list[str] = []
@@ -409,8 +473,6 @@ class Redactor:
 
     def redact_all(self, texts: list[str], *, path: str | None = None) -> list[str]:
         """Redact several texts of one request (e.g. every message), sharing placeholders."""
-        if not self.enabled:
-            return list(texts)
         self._choose_prefix(texts)
         return [self.redact(text, path=path) for text in texts]
 

@@ -490,7 +490,7 @@ class _Validator:
                 self.err(
                     type_loc,
                     f"unknown backend type {type_loc.value!r} in {what}",
-                    "type must be one of: " + ", ".join(BACKEND_TYPES),
+                    _closest(str(type_loc.value), BACKEND_TYPES),
                 )
                 continue
             cfg = self.build(BackendConfig, spec, what, name=name, line=key.line, file=key.file)
@@ -556,8 +556,11 @@ class _Validator:
         loc = self.section(items, "routes", "seq")
         if loc is None:
             return out
-        for i, spec in enumerate(loc.value):
-            what = f"route {i + 1}"
+        numbers: dict[str, int] = {}
+        for spec in loc.value:
+            # Numbered within the file the route is written in (inherited ones have theirs).
+            numbers[spec.file] = numbers.get(spec.file, 0) + 1
+            what = f"route {numbers[spec.file]}"
             if spec.kind != "map":
                 self.err(
                     spec, f"{what} must be a mapping", "e.g. `- {tier: trivial, patterns: [typo]}`"
@@ -647,6 +650,21 @@ class _Validator:
                 loc.value["mode"][1],
                 f"unknown classifier mode '{settings.mode}'",
                 "use one of: " + ", ".join(CLASSIFIER_MODES),
+            )
+        for name in ("rule_confidence", "escalate_below", "llm_router_below"):
+            value = getattr(settings, name)
+            if not 0.0 <= value <= 1.0:  # NaN fails too
+                self.err(
+                    loc.value[name][1],
+                    f"classifier.{name} must be between 0 and 1, got {value!r}",
+                    "a confidence is a probability, e.g. 0.5",
+                )
+        if not settings.llm_router_timeout > 0 or settings.llm_router_timeout == float("inf"):
+            self.err(
+                loc.value["llm_router_timeout"][1],
+                f"classifier.llm_router_timeout must be a positive number of seconds, "
+                f"got {settings.llm_router_timeout!r}",
+                "e.g. 1.5",
             )
         if settings.llm_router and settings.llm_router not in backends:
             self.err(

@@ -21,6 +21,7 @@ from modelrouter.commands.route import load_or_report
 from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Event, FellBack, Job, Outcome, Progress
 from modelrouter.llm_router import maybe_llm_route
+from modelrouter.redact import hide_values
 
 SYSTEM_PROMPT = (
     "You are an expert software engineer. Answer the request precisely and concisely. "
@@ -92,6 +93,8 @@ def _build(rules: Rules, args: argparse.Namespace) -> tuple[Job, Classification 
     """The Job and, when the tier was classified rather than given, the classification."""
     excerpt = ""
     selection_tokens = 0
+    if not args.request.strip():
+        raise UsageError('the request is empty; say what you want, e.g. ask "fix the typo"')
     if args.range and not args.file:
         raise UsageError("--range needs --file")
     if args.file:
@@ -133,11 +136,17 @@ async def _ask(
 ) -> int:
     stream_text = live and not as_json
     printed = False
+    from modelrouter.ledger import Ledger
+
+    ledger = Ledger()  # recording never fails the request; budgets are read from it
+    engine = Engine(rules, ledger=ledger)
+    # The answer is shown, not applied to a file: configured keys it quotes stay hidden.
+    keys = engine.api_keys()
 
     def on_event(event: Event) -> None:
         nonlocal printed
         if isinstance(event, Progress) and stream_text:
-            sys.stdout.write(event.text)
+            sys.stdout.write(hide_values(event.text, keys))
             sys.stdout.flush()
             printed = True
         elif isinstance(event, FellBack):
@@ -147,10 +156,6 @@ async def _ask(
                 printed = False
             print(f"[{event.from_backend} failed: {event.error}{then}]", file=sys.stderr)
 
-    from modelrouter.ledger import Ledger
-
-    ledger = Ledger()  # recording never fails the request; budgets are read from it
-    engine = Engine(rules, ledger=ledger)
     try:
         job = await _llm_route(engine, job, routing)
         outcome = await engine.run(job, on_event)
@@ -160,9 +165,12 @@ async def _ask(
     finally:
         await engine.aclose()
         ledger.close()
+    outcome.text = hide_values(outcome.text, keys)
     if as_json:
+        # The object carries everything the summary says; nothing else is printed.
         print(json.dumps(outcome_json(outcome), indent=2))
-    elif stream_text:
+        return 0
+    if stream_text:
         if not outcome.text.endswith("\n"):
             sys.stdout.write("\n")
     else:

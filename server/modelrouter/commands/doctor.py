@@ -93,7 +93,8 @@ def report(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command; returns the exit code (1 when the rules file is broken)."""
+    """Run the command; returns the exit code (1 when the rules file is broken or no tier
+    has a usable backend)."""
     found = report(args.rules, Path.cwd(), probe=not args.no_probe)
     if args.json:
         print(json.dumps(found, indent=2))
@@ -109,4 +110,9 @@ def run(args: argparse.Namespace) -> int:
         for tier, usable in found.get("tiers", {}).items():
             if not usable:
                 print(f"  tier {tier}: no usable backend — its requests will fail")
+    tiers = found.get("tiers", {})
+    if tiers and not any(tiers.values()):
+        # Nothing can answer: a script or CI check must see that as a failure.
+        print("no tier has a usable backend: every request would fail", file=sys.stderr)
+        return 1
     return 1 if found["rules_errors"] else 0

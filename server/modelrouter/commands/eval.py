@@ -89,6 +89,11 @@ def read_examples(path: Path, tiers: list[str]) -> list[Example]:
         if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
             raise EvalInputError(f'{path}:{number}:1: expected an object with a "prompt" string')
         tier = row.get("tier")
+        if tier is None:
+            raise EvalInputError(
+                f'{path}:{number}:1: no "tier" label; every line needs one, e.g. '
+                f'{{"prompt": "...", "tier": "{next(iter(tiers), "trivial")}"}}'
+            )
         if tier not in tiers:
             raise EvalInputError(
                 f"{path}:{number}:1: tier {tier!r} is not one of the rules' tiers "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,5 +30,12 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit(f"modelrouter lsp: --tcp wants HOST:PORT, got {args.tcp!r}")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
+        if sys.stdin.isatty():
+            # Typed in a terminal, the server would wait silently for an editor's messages.
+            print(
+                "modelrouter lsp: a language server speaking LSP on stdin/stdout; start it "
+                "from your editor (see the README), Ctrl-C to quit",
+                file=sys.stderr,
+            )
         server.start_io()
     return 0

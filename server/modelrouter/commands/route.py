@@ -37,6 +37,13 @@ def load_or_report(explicit: str | None, workspace: Path | None = None) -> Rules
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
+    if not args.request.strip():
+        print(
+            'modelrouter route: the request is empty; give the text to route, e.g. route "fix '
+            'the typo"',
+            file=sys.stderr,
+        )
+        return 2
     rules = load_or_report(args.rules)
     if rules is None:
         return 2

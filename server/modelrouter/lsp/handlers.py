@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
 from modelrouter import __version__
 from modelrouter.lsp.server import ModelRouterServer
@@ -218,14 +219,22 @@ def register(server: ModelRouterServer) -> None:
 
     @server.command("modelrouter.stats")
     async def stats(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
+        from modelrouter.stats import parse_since, summarize
+
         since_text = (_first(args) or {}).get("since")
+        try:
+            if since_text is not None and not isinstance(since_text, str):
+                raise ValueError
+            since = parse_since(since_text)
+        except ValueError:
+            raise JsonRpcInvalidParams(
+                f"modelrouter.stats: cannot read the period {since_text!r}: use a span like "
+                "7d, 24h, 30m, 2w, a date like 2026-11-01, or 'all'"
+            ) from None
         ledger = ls.ledger
         empty = {"requests": 0, "spend_usd": 0.0, "saved_usd": 0.0, "fallback_rate": 0.0, "by": []}
         if ledger is None:
             return empty
-        from modelrouter.stats import parse_since, summarize
-
-        since = parse_since(since_text)
         entries = await asyncio.to_thread(ledger.entries, since)
         return summarize(entries, since=since)
 

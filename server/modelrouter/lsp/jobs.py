@@ -215,6 +215,11 @@ class Jobs:
             from modelrouter.tokens import estimate_tokens
 
             selection = snap.text[snap.start : snap.end]
+            if not (instruction or selection.strip()):
+                # Routing nothing would pick the costliest tier for an empty request.
+                raise JobFailed(
+                    f"{action.title}: nothing to do; select code or give an instruction"
+                )
             c = classify(
                 rules,
                 instruction or selection,
@@ -441,14 +446,8 @@ class Jobs:
         return outcome
 
     def _local_only(self, snap: Snapshot) -> bool:
-        rules = self.ls.rules
-        if rules is None or not snap.path:
-            return False
-        from modelrouter.privacy import is_local_only
-
-        return is_local_only(
-            snap.path, rules, workspace=str(self.ls.root) if self.ls.root else None
-        )
+        # The very test the code-action listing uses: a run enforces what the list shows.
+        return self.ls.is_local_only(snap.uri)
 
     async def _progress_begin(self, token: str, title: str) -> bool:
         """Start a server-created progress, cancellable; False when the client has none."""
@@ -725,7 +724,7 @@ class Jobs:
 
     async def _apply_design(self, req: Request, outcome: Outcome) -> dict[str, Any]:
         snap = req.snapshot
-        note = outcome.text.strip()
+        note = hide_values(outcome.text.strip(), self.ls.engine.api_keys())
         if not note:
             raise JobFailed(f"{outcome.model} returned an empty design note; nothing was written")
         rules = self.ls.rules
@@ -778,10 +777,11 @@ class Jobs:
     async def _show_answer(self, req: Request, outcome: Outcome) -> dict[str, Any]:
         """An answer changes no code: it is written to a Markdown file in the data directory,
         shown to the user, and returned to the client."""
-        answer = outcome.text.strip()
+        # An answer is prose, not the user's code: a configured key it quotes stays hidden.
+        answer = hide_values(outcome.text.strip(), self.ls.engine.api_keys())
         if not answer:
             raise JobFailed(f"{outcome.model} returned an empty answer")
-        from modelrouter.paths import data_dir
+        from modelrouter.paths import data_dir, write_private
 
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = data_dir() / "answers" / f"{stamp}-{edits.slug(req.action.title, 24)}.md"
@@ -790,8 +790,7 @@ class Jobs:
             f" · tier {req.tier} -->\n\n"
         )
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(header + answer + "\n", encoding="utf-8")
+            await asyncio.to_thread(write_private, path, header + answer + "\n")
             await self._show(from_fs_path(str(path)) or path.as_uri())
         except OSError as exc:
             log.warning("could not write the answer file: %s", exc)

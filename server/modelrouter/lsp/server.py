@@ -186,14 +186,20 @@ class ModelRouterServer(LanguageServer):
         return plan
 
     def is_local_only(self, uri: str) -> bool:
-        """Whether the rules keep this document on the machine (`privacy.local_only`)."""
+        """Whether this document must stay on the machine (`privacy.local_only`, symlinks
+        resolved, or a URI that does not say where the document comes from). The code-action
+        listing and `modelrouter.run` both ask this, so they can never disagree."""
         hit = self._local_only.get(uri)
         if hit is None:
-            from modelrouter.privacy import is_local_only
+            from modelrouter.privacy import document_local_only_reason
 
             rules = self.rules
-            hit = rules is not None and is_local_only(
-                uri, rules, workspace=str(self.root) if self.root else None
+            # No rules: nothing is sent anyway; the listing shows why.
+            hit = rules is not None and (
+                document_local_only_reason(
+                    uri, rules, workspace=str(self.root) if self.root else None
+                )
+                is not None
             )
             self._local_only[uri] = hit
         return hit
