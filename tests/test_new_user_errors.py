@@ -64,8 +64,9 @@ async def test_an_auto_action_with_nothing_to_route_is_refused(tmp_path, fake_pr
                 args["instruction"] = instruction
             result = await editor.execute("modelrouter.run", args)
             assert result["applied"] is False, result
-            assert "nothing to do" in result["message"] or "needs an instruction" in (
-                result["message"]
+            assert (
+                "nothing to do" in result["message"]
+                or "needs an instruction" in (result["message"])
             )
     assert fake_provider.requests == []
 
@@ -237,5 +238,5 @@ def test_eval_line_without_a_tier_names_the_line(tmp_path):
         check=False,
     )
     assert result.returncode != 0
-    assert f"{data}:2:1: no \"tier\" label" in result.stderr
+    assert f'{data}:2:1: no "tier" label' in result.stderr
     assert "None" not in result.stderr
