@@ -141,7 +141,9 @@ async def test_redaction_can_be_turned_off(fake_provider: FakeProvider, workspac
     async with Engine(make_rules(fake_provider, tier_backends=("cloud",), redact=False)) as engine:
         outcome = await engine.run(job_for(workspace, "app.py", APP))
         assert DB_PASSWORD in sent_text(fake_provider, "cloud")
-        assert outcome.redactions == 0
+        # Configured keys are replaced even with redaction off: never sent to another backend.
+        assert OTHER_PROVIDER_KEY not in sent_text(fake_provider, "cloud")
+        assert outcome.redactions == 1
 
 
 async def test_env_file_goes_only_to_the_local_backend(

@@ -138,7 +138,7 @@ CASES = [
         4,
         11,
         "unknown backend type 'olama'",
-        "ollama, openai",
+        "did you mean 'ollama'?",
         id="unknown-backend-type",
     ),
     pytest.param(

@@ -159,7 +159,7 @@ def _url_password_ok(value: str) -> bool:
     """Whether the `user:VALUE@` part of a URL is a password, not `host:port/path@...`."""
     if _NOT_A_VALUE.match(value):
         return False
-    head = re.split(r"[/#?]", value, maxsplit=1)[0]
+    head = re.split(r"[/?]", value, maxsplit=1)[0]
     return head == value or not head.isdigit()
 
 
