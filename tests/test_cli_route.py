@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -50,9 +51,15 @@ def test_route_json_shows_tier_reason_and_skips(tmp_path):
 def test_route_with_key_set_lists_backend_as_candidate(tmp_path):
     proc = cli("route", "fix typo", "--json", env={"GEMINI_API_KEY": "x"}, cwd=tmp_path)
     out = json.loads(proc.stdout)
-    # `embedded` follows only where the `local` extra is installed.
+    # `embedded` follows only where the `local` extra is installed; without it, it is the
+    # one skip, and says what to install (the README's `'.[dev]'` set-up has no extra).
     assert [b["name"] for b in out["backends"]][:2] == ["local", "gemini"]
-    assert out["skipped"] == []
+    skipped = {s["name"]: s["reason"] for s in out["skipped"]}
+    if importlib.util.find_spec("llama_cpp") is not None:
+        assert skipped == {}
+    else:
+        assert list(skipped) == ["embedded"]
+        assert "pip install 'modelrouter[local]'" in skipped["embedded"]
 
 
 def test_route_text_output(tmp_path):

@@ -8,7 +8,10 @@ The state is rebuilt from the ledger, so it survives restarts and sees what othe
 (the CLI next to the language server) spent. `blocked_reason` runs on every routing decision
 and answers from memory in microseconds: this process's own requests are counted the moment
 they are recorded, and the ledger is re-read every `refresh_s` seconds in a background
-thread (only the first check, and the first after midnight, read it in place).
+thread. A command's first check (and the first after midnight) reads it in place; a server
+(`read_in_place=False`) never does: a locked ledger must not stall its event loop, so until
+the first read is done it counts only what it noted itself, as it does when the ledger is
+unreadable.
 
 "Daily" and "monthly" are calendar days and months in local time; the request rate is a
 rolling hour. Spend and tokens count against the backend that answered; the request rate
@@ -61,8 +64,10 @@ class BudgetGuard:
         *,
         refresh_s: float = 10.0,
         clock: Callable[[], float] = time.time,
+        read_in_place: bool = True,
     ) -> None:
         self.ledger = ledger
+        self.read_in_place = read_in_place
         # Limits are read on every call: pass a callable (or reassign) to follow rules reloads.
         self._rules = rules
         self.refresh_s = refresh_s
@@ -146,9 +151,10 @@ class BudgetGuard:
 
     def _ensure_fresh(self, now: float) -> None:
         loaded = self._loaded_at
-        if loaded is None or now >= self._next_day or now < self._day:
+        stale_day = loaded is None or now >= self._next_day or now < self._day
+        if stale_day and self.read_in_place:
             self.refresh()  # first use, or a new day: the old numbers must not be used
-        elif now - loaded >= self.refresh_s and not self._refreshing:
+        elif (stale_day or now - (loaded or 0.0) >= self.refresh_s) and not self._refreshing:
             self._refreshing = True
             threading.Thread(target=self._background_refresh, daemon=True).start()
 

@@ -26,6 +26,7 @@ import weakref
 from dataclasses import dataclass, field
 
 from modelrouter.config import Route, Rules
+from modelrouter.route_regex import RouteRegex
 from modelrouter.tokens import estimate_tokens
 
 REGEX_PREFIX = "re:"
@@ -92,7 +93,8 @@ class CompiledRules:
         self.exact: dict[str, list[_Phrase]] = {}
         self.prefixes: list[tuple[str, _Phrase]] = []
         self.substrings: list[tuple[str, int, str]] = []
-        self.regexes: list[tuple[re.Pattern[str], int, str]] = []
+        # User `re:` patterns run with a time bound (RouteRegex); generated ones are safe.
+        self.regexes: list[tuple[re.Pattern[str] | RouteRegex, int, str]] = []
         self._word_cache: dict[str, tuple[_Phrase, ...]] = {}
         for index, route in enumerate(rules.routes):
             label = (
@@ -112,7 +114,7 @@ class CompiledRules:
 
     def _add(self, pattern: str, index: int) -> None:
         if pattern.startswith(REGEX_PREFIX):
-            self.regexes.append((re.compile(pattern[len(REGEX_PREFIX) :], re.I), index, pattern))
+            self.regexes.append((RouteRegex(pattern[len(REGEX_PREFIX) :], re.I), index, pattern))
             return
         text = pattern.strip().lower()
         anchored = text.startswith("^")

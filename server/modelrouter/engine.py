@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 # When every backend failed, wait at most this long (seconds) for one that sent a short
 # retry-after, instead of failing the request.
 RETRY_WAIT_LIMIT = 5.0
+# How long an answer waits for its ledger id. A busy ledger (another process holding its
+# lock) delays the bookkeeping, never the answer: the id is filled in when it arrives.
+LEDGER_ID_WAIT_S = 0.25
 
 
 @dataclass
@@ -168,7 +171,10 @@ class Engine:
         ledger: Any = None,
         client: httpx.AsyncClient | None = None,
         health: Health | None = None,
+        serving: bool = False,
     ) -> None:
+        """`serving`: a long-running server's engine; its budget checks never read the
+        ledger in place (see `BudgetGuard`), so a locked ledger cannot stall its event loop."""
         self.rules = rules
         self.ledger = ledger
         # Cooldowns are shared with other processes (the next `ask`, the LSP server).
@@ -178,7 +184,7 @@ class Engine:
             from modelrouter.budget import BudgetGuard
 
             # Budgets are read from the current rules on every check, so reloads apply.
-            self.budget = BudgetGuard(ledger, lambda: self.rules)
+            self.budget = BudgetGuard(ledger, lambda: self.rules, read_in_place=not serving)
         self._own_client = client is None
         self.client = client or httpx.AsyncClient(
             limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60.0),
@@ -223,7 +229,8 @@ class Engine:
         answered = chain.get(outcome.backend, len(chain))
         outcome.skipped = [s for s in skipped if chain.get(s.backend, len(chain)) < answered]
         pending = self._record(job, skipped, outcome=outcome)
-        outcome.ledger_id = await asyncio.wrap_future(pending) if pending else None
+        if pending is not None:
+            outcome.ledger_id = await _ledger_id(pending, outcome)
         return outcome
 
     async def _walk(
@@ -478,6 +485,23 @@ class _Restoring:
         tail = self._restorer.flush()
         if tail and self._last is not None:
             self._emit(dataclasses.replace(self._last, text=tail))
+
+
+async def _ledger_id(
+    pending: concurrent.futures.Future[int | None], outcome: Outcome
+) -> int | None:
+    """The ledger id if it is stored within LEDGER_ID_WAIT_S; else None for now, and the
+    outcome gets it when the writer thread is done."""
+    stored = asyncio.shield(asyncio.wrap_future(pending))
+    try:
+        return await asyncio.wait_for(stored, LEDGER_ID_WAIT_S)
+    except asyncio.TimeoutError:
+
+        def late(done: concurrent.futures.Future[int | None]) -> None:
+            outcome.ledger_id = done.result()
+
+        pending.add_done_callback(late)
+        return None
 
 
 def _ignore(_event: Event) -> None:

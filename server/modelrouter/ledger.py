@@ -400,9 +400,23 @@ class Ledger:
             executor = self._executor
         return executor.submit(self.record, entry)
 
+    # The async facade for event loops (the language server, the proxy): writes go to the
+    # writer thread, reads to a worker thread, so a locked database (another process holding
+    # it for up to BUSY_TIMEOUT_S) delays the bookkeeping, never the loop.
+
     async def arecord(self, entry: RequestRecord) -> int | None:
         """`record()` off the event loop: a busy database never stalls the editor."""
         return await asyncio.wrap_future(self.submit(entry))
+
+    async def aentries(
+        self, since: float | None = None, until: float | None = None
+    ) -> list[RequestRecord]:
+        """`entries()` off the event loop; raises LedgerError."""
+        return await asyncio.to_thread(self.entries, since, until)
+
+    async def aspend_since(self, since: float) -> float:
+        """`spend_since()` off the event loop; raises LedgerError."""
+        return await asyncio.to_thread(self.spend_since, since)
 
     def _insert(self, conn: sqlite3.Connection, e: RequestRecord) -> int:
         conn.execute("BEGIN IMMEDIATE")

@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from modelrouter.rules import check_rules, find_rules_file, load_rules
+from modelrouter.config import Rules
+from modelrouter.route_regex import backtracking_risk
+from modelrouter.rules import REGEX_PREFIX, check_rules, find_rules_file, load_rules
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +34,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(problems)} {noun} in {target}", file=sys.stderr)
         return 1
     rules = load_rules(target)
+    for warning in regex_warnings(rules):
+        print(warning, file=sys.stderr)
     print(
         f"{target}: ok ({len(rules.backends)} backends, {len(rules.tiers)} tiers, "
         f"{len(rules.routes)} routes, {len(rules.actions)} actions)"
     )
     return 0
+
+
+def regex_warnings(rules: Rules) -> list[str]:
+    """A `file:line: warning: ...` line for each `re:` pattern that may backtrack
+    catastrophically (it still loads: it runs with a time limit, see `route_regex`)."""
+    out = []
+    for route in rules.routes:
+        for pattern in route.patterns:
+            if not pattern.startswith(REGEX_PREFIX):
+                continue
+            risk = backtracking_risk(pattern[len(REGEX_PREFIX) :])
+            if risk:
+                out.append(
+                    f"{route.file}:{route.line}: warning: pattern {pattern!r} can backtrack "
+                    f"catastrophically ({risk}); it runs with a time limit and is switched off "
+                    "if it reaches it: rewrite it without nested or overlapping repetitions"
+                )
+    return out

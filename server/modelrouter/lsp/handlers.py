@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from typing import Any
@@ -189,8 +188,8 @@ def register(server: ModelRouterServer) -> None:
         return out
 
     @server.command("modelrouter.status")
-    def status(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
-        return ls.status()
+    async def status(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
+        return await ls.current_status()
 
     @server.command("modelrouter.doctor")
     def doctor(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
@@ -235,7 +234,7 @@ def register(server: ModelRouterServer) -> None:
         empty = {"requests": 0, "spend_usd": 0.0, "saved_usd": 0.0, "fallback_rate": 0.0, "by": []}
         if ledger is None:
             return empty
-        entries = await asyncio.to_thread(ledger.entries, since)
+        entries = await ledger.aentries(since)
         return summarize(entries, since=since)
 
 

@@ -9,6 +9,7 @@ the document, no network. The heavy work (context, model call, edits) lives in `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import os
@@ -41,6 +42,8 @@ RULES_POLL_SECONDS = 1.0
 # under a running server; cooldowns and budgets change when a job ends, which clears the
 # cache, or expire with time, which this bounds.
 PLAN_TTL_SECONDS = 1.0
+# How long `modelrouter.status` waits for a fresh spend figure from the ledger.
+STATUS_READ_WAIT_S = 0.5
 # Replies we wait for during start-up; a client that never answers must not stall it.
 CLIENT_REPLY_SECONDS = 5.0
 
@@ -142,6 +145,8 @@ class ModelRouterServer(LanguageServer):
         self.last_model: str | None = None
         self._plans: dict[tuple[str, bool], tuple[float, Any]] = {}
         self._local_only: dict[str, bool] = {}
+        self._spend_today = 0.0  # last value read from the ledger (off the event loop)
+        self._spend_reading: asyncio.Task[None] | None = None
 
     # --- lazily built parts --------------------------------------------------------------
 
@@ -170,7 +175,7 @@ class ModelRouterServer(LanguageServer):
             rules = self.ensure_rules()
             if rules is None:
                 raise RuntimeError("no usable rules: " + "; ".join(self.rules_errors))
-            self._engine = Engine(rules, ledger=self.ledger)
+            self._engine = Engine(rules, ledger=self.ledger, serving=True)
         return self._engine
 
     def listing_plan(self, tier: str, *, local_only: bool = False) -> Any:
@@ -430,17 +435,41 @@ class ModelRouterServer(LanguageServer):
             "spend_today_usd": self.spend_today(),
         }
 
+    async def current_status(self) -> dict[str, Any]:
+        """`status()` for a request: the spend freshly read when the ledger answers within
+        STATUS_READ_WAIT_S, else the last value (a locked ledger must not hold the reply)."""
+        self.spend_today()  # starts a read unless one is running
+        if self._spend_reading is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._spend_reading), STATUS_READ_WAIT_S)
+        return self.status()
+
     def spend_today(self) -> float:
-        """Spend since local midnight, from the ledger (0 without one)."""
+        """Spend since local midnight as last read from the ledger (0 without one).
+
+        Never reads on the event loop: it starts a read in a worker thread and returns the
+        last value; when the new one differs, the status is sent again.
+        """
         ledger = self._ledger or None
         if ledger is None:
             return 0.0
+        if self._spend_reading is None or self._spend_reading.done():
+            with contextlib.suppress(RuntimeError):  # no running loop: keep the last value
+                self._spend_reading = asyncio.get_running_loop().create_task(
+                    self._read_spend(ledger)
+                )
+        return self._spend_today
+
+    async def _read_spend(self, ledger: Any) -> None:
         now = time.localtime()
         midnight = time.mktime((now.tm_year, now.tm_mon, now.tm_mday, 0, 0, 0, 0, 0, -1))
         try:
-            return round(ledger.spend_since(midnight), 6)
+            spend = round(await ledger.aspend_since(midnight), 6)
         except Exception:
-            return 0.0
+            return
+        if spend != self._spend_today:
+            self._spend_today = spend
+            self.send_status()
 
     def send_status(self) -> None:
         """Notify the client of the current status."""
