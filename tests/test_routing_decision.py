@@ -55,6 +55,10 @@ def test_a_forced_backend_goes_to_its_cheapest_tier_and_is_preferred(rules):
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=200), st.sampled_from([None, "python", "rust"]), st.integers(0, 5000))
 def test_free_text_is_classified_exactly_as_classify_does(rules, text, language, tokens):
+    if not text.strip():
+        with pytest.raises(RoutingError, match="the request is empty"):
+            decide(rules, RouteRequest(text, language=language, selection_tokens=tokens))
+        return
     d = decide(rules, RouteRequest(text, language=language, selection_tokens=tokens))
     c = classify(rules, text, language=language, selection_tokens=tokens)
     assert (d.tier, d.reason, d.source) == (c.tier, c.reason, c.source)
