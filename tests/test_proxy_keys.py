@@ -70,7 +70,7 @@ def test_a_revoked_name_can_get_a_new_key_and_keeps_its_history(ledger_target):
     _, old_secret = create_key(ledger, "ci", monthly_usd=10)
     assert has_keys(ledger)
     revoke_key(ledger, "ci")
-    assert not has_keys(ledger)
+    assert has_keys(ledger)  # revoking the last key keeps the proxy locked
     _, new_secret = create_key(ledger, "ci", monthly_usd=20)
     store = KeyStore(ledger, cache_s=0)
     assert store.check(old_secret) is None
@@ -110,3 +110,15 @@ def test_stats_by_key_shows_spend_and_savings_per_key(ledger_target):
     assert rows["alice"]["saved_usd"] > 0
     text = run_modelrouter("stats", "--by", "key", env=env).stdout
     assert "alice" in text and "(no key)" in text
+
+
+def test_a_keys_tiers_bound_where_its_requests_run():
+    from modelrouter.keys import ProxyKey
+
+    order = ["trivial", "feature", "debug", "architecture"]
+    ci = ProxyKey("ci", "mr-x", 0.0, tiers=("trivial", "feature"))
+    assert [ci.tier_for(t, order) for t in order] == ["trivial", "feature", "feature", "feature"]
+    strong_only = ProxyKey("lead", "mr-y", 0.0, tiers=("architecture",))
+    assert strong_only.tier_for("trivial", order) == "architecture"
+    anything = ProxyKey("all", "mr-z", 0.0)
+    assert [anything.tier_for(t, order) for t in order] == order

@@ -61,6 +61,17 @@ class ProxyKey:
         """Whether requests under this key may use `tier`."""
         return not self.tiers or tier in self.tiers
 
+    def tier_for(self, tier: str, order: Sequence[str]) -> str:
+        """The tier a request routed to `tier` runs on under this key: `tier` itself when
+        allowed, else the strongest allowed tier below it, else the cheapest allowed one.
+        `order` is the rules' tiers, cheapest first."""
+        allowed = [t for t in order if self.allows(t)]
+        if not allowed or tier in allowed:
+            return tier
+        rank = list(order).index(tier) if tier in order else len(order)
+        below = [t for t in allowed if list(order).index(t) < rank]
+        return below[-1] if below else allowed[0]
+
     def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
@@ -172,8 +183,11 @@ def revoke_key(ledger: Ledger, name: str) -> ProxyKey:
 
 
 def has_keys(ledger: Ledger) -> bool:
-    """Whether any active key exists (then the proxy requires one on every request)."""
-    return bool(ledger.query("SELECT 1 AS one FROM api_keys WHERE revoked IS NULL LIMIT 1"))
+    """Whether keys are in use: then the proxy requires a valid one on every request.
+
+    Revoked keys count: revoking the last key must lock the proxy, not open it.
+    """
+    return bool(ledger.query("SELECT 1 AS one FROM api_keys LIMIT 1"))
 
 
 class KeyStore:
