@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from modelrouter.ledger import Ledger
 
 from modelrouter.backends.base import BackendError
+from modelrouter.errors import LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -372,8 +373,6 @@ class SharedCooldowns:
 
     def prime(self) -> None:
         """Read the table once in the caller's thread (a database that is away: skipped)."""
-        from modelrouter.ledger import LedgerError
-
         try:
             found = self.read_now()
         except LedgerError as exc:
@@ -398,8 +397,6 @@ class SharedCooldowns:
         }
 
     def _poll(self) -> None:
-        from modelrouter.ledger import LedgerError
-
         while time.monotonic() - self._asked < self.IDLE_S:
             try:
                 found = self.read_now()
@@ -413,8 +410,6 @@ class SharedCooldowns:
             time.sleep(self.POLL_S)
 
     def _write(self, backend: str, state: tuple[float, str, int] | None) -> None:
-        from modelrouter.ledger import LedgerError
-
         try:
             with self.ledger.transaction() as conn:
                 if state is None:

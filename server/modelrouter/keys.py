@@ -23,16 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from modelrouter.budget import Limit
-from modelrouter.ledger import Ledger, LedgerError
+from modelrouter.errors import LedgerError, ProxyKeyError
+from modelrouter.ledger import Ledger
 
 KEY_PREFIX = "mr-"
 PREFIX_CHARS = 8  # how much of a key `keys list` shows to tell keys apart
 CACHE_S = 5.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-
-
-class ProxyKeyError(LedgerError):
-    """A key operation that cannot be done (duplicate name, unknown key)."""
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from modelrouter.errors import LedgerError
 from modelrouter.ledger_db import (
     Connection,
     Database,
-    LedgerError,
     Row,
     SQLiteDatabase,
     is_url,
@@ -53,7 +53,7 @@ from modelrouter.paths import data_dir
 if TYPE_CHECKING:  # the engine imports this module; these are for annotations only
     from modelrouter.config import Rules
     from modelrouter.engine import Attempt, Job, Outcome
-    from modelrouter.router import Skip
+    from modelrouter.routing.plan import Skip
 
 log = logging.getLogger(__name__)
 
@@ -727,7 +727,7 @@ class Ledger:
         )
         return [(r["prompt"], r["tier"], r["source"]) for r in rows]
 
-    def budget_usage(self, windows: dict[str, BudgetWindow]) -> tuple[int, dict[str, Usage]]:
+    def budget_usage(self, windows: dict[str, BudgetWindow]) -> tuple[int, dict[str, BudgetUsage]]:
         """What each backend used in its budget windows, read as one consistent snapshot.
 
         Returns the highest request id the snapshot covers (so callers can tell which
@@ -738,8 +738,8 @@ class Ledger:
         size of the ledger.
         """
 
-        def read(conn: Connection) -> tuple[int, dict[str, Usage]]:
-            out: dict[str, Usage] = {}
+        def read(conn: Connection) -> tuple[int, dict[str, BudgetUsage]]:
+            out: dict[str, BudgetUsage] = {}
             with conn.snapshot():
                 top = conn.one("SELECT COALESCE(MAX(id), 0) AS top FROM requests")["top"]
                 for name, w in windows.items():
@@ -756,7 +756,7 @@ class Ledger:
                         " AND outcome != 'skipped' ORDER BY ts DESC LIMIT ?",
                         (name, w.hour, w.max_calls),
                     )
-                    out[name] = Usage(
+                    out[name] = BudgetUsage(
                         spend=float(row["spend"] or 0),
                         day_spend=float(row["day_spend"] or 0),
                         day_tokens=int(row["day_tokens"] or 0),
@@ -813,7 +813,7 @@ class BudgetWindow:
 
 
 @dataclass
-class Usage:
+class BudgetUsage:
     """What one backend used in its budget windows."""
 
     spend: float = 0.0  # since BudgetWindow.spend_since

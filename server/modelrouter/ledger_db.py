@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from modelrouter.errors import LedgerError
 from modelrouter.ledger_schema import MIGRATIONS, for_postgres, statements
 
 BUSY_TIMEOUT_S = 5.0
@@ -32,10 +33,6 @@ CONNECT_TIMEOUT_S = 3  # a database that is down must not hold a request for lon
 STATEMENT_TIMEOUT_MS = 10_000
 PG_SCHEMA = "modelrouter"  # our tables live in their own schema of the team's database
 _MIGRATION_LOCK = "modelrouter:migrate"
-
-
-class LedgerError(Exception):
-    """The ledger cannot be read or written (locked, corrupt, unreachable, too new)."""
 
 
 Row = Any  # sqlite3.Row or a dict: both are read by column name
