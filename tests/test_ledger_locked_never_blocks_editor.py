@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from fakes.provider import Reply
 from lsp_support import editor_session, fenced, lines_range_json
-from modelrouter.ledger import BUSY_TIMEOUT_S, LEDGER_FILENAME, Ledger
+from modelrouter.ledger import LEDGER_FILENAME, Ledger
+from modelrouter.ledger_db import BUSY_TIMEOUT_S
 
 SOURCE = "def f():\n    return teh_value\n"
 FIXED = "def f():\n    return the_value\n"
