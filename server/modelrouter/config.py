@@ -14,6 +14,9 @@ BACKEND_TYPES = ("ollama", "openai", "anthropic", "gemini", "cli", "llamacpp")
 # Key-less types that run on this machine; `local: true` is implied for them.
 LOCAL_TYPES = ("ollama", "llamacpp")
 
+# Types that take a plain-text prompt only: no tools, no images.
+TEXT_ONLY_TYPES = ("cli", "llamacpp")
+
 
 @dataclass(frozen=True)
 class Price:
@@ -63,6 +66,8 @@ class BackendConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     budget: Budget = field(default_factory=Budget)
     local: bool = False  # runs on this machine: may see local_only files, no redaction needed
+    # Proxy: send the client's own credential (x-api-key / Bearer) instead of api_key_env.
+    forward_client_key: bool = False
     command: tuple[str, ...] = ()  # cli: argv, prompt on stdin
     env_allow: tuple[str, ...] = ()  # cli: extra environment variables passed through
     max_output_bytes: int = 1_000_000  # cli: output cap
@@ -78,7 +83,11 @@ class BackendConfig:
 
     def unusable_reason(self) -> str | None:
         """Why this backend cannot be used right now, or None. Never touches the network."""
-        if self.api_key_env and not os.environ.get(self.api_key_env):
+        if (
+            self.api_key_env
+            and not os.environ.get(self.api_key_env)
+            and not self.forward_client_key
+        ):
             return f"set {self.api_key_env}"
         if self.type == "cli":
             if not self.command:
@@ -165,6 +174,18 @@ class EditSettings:
 
 
 @dataclass(frozen=True)
+class ProxySettings:
+    """How `modelrouter serve` maps agent requests onto tiers."""
+
+    # Client model-name glob -> tier, backend, or "cheapest" (the cheapest tier). Names
+    # that match nothing here and are no tier or backend are classified.
+    models: dict[str, str] = field(default_factory=lambda: {"claude-*haiku*": "cheapest"})
+    classify_chars: int = 4000  # how much of the latest human turn the classifier reads
+    max_request_bytes: int = 32 * 1024 * 1024  # larger bodies get 413
+    sticky_minutes: float = 120.0  # how long a conversation keeps its task's backend
+
+
+@dataclass(frozen=True)
 class Rules:
     """A complete, validated rule set."""
 
@@ -176,6 +197,7 @@ class Rules:
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     edits: EditSettings = field(default_factory=EditSettings)
+    proxy: ProxySettings = field(default_factory=ProxySettings)
     source: str = ""  # the file these rules came from
 
     @property

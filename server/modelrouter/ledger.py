@@ -47,7 +47,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE requests (
         id INTEGER PRIMARY KEY,
         ts REAL NOT NULL,                 -- unix time the request finished
-        source TEXT NOT NULL,             -- lsp | ask
+        source TEXT NOT NULL,             -- lsp | ask | proxy
         workspace TEXT,
         action TEXT,
         tier TEXT NOT NULL,
@@ -85,6 +85,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX attempts_request ON attempts(request_id);
     CREATE INDEX attempts_backend_ts ON attempts(backend, ts);
     """,
+    """
+    ALTER TABLE requests ADD COLUMN client TEXT;  -- the proxy's client program (user-agent)
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -113,6 +116,7 @@ class RequestRecord:
     model: str | None = None
     status: str = "ok"
     source: str = "lsp"
+    client: str | None = None  # proxy requests: the client program (from its user-agent)
     workspace: str | None = None
     action: str | None = None
     reason: str = ""
@@ -144,6 +148,7 @@ class RequestRecord:
             "id": self.id,
             "time": self.ts,
             "source": self.source,
+            "client": self.client,
             "workspace": self.workspace,
             "action": self.action,
             "tier": self.tier,
@@ -239,6 +244,7 @@ def build_entry(
     entry = RequestRecord(
         tier=job.tier,
         source=job.source,
+        client=job.client,
         workspace=job.workspace,
         action=job.action,
         reason=job.reason,
@@ -412,8 +418,8 @@ class Ledger:
                 "INSERT INTO requests (ts, source, workspace, action, tier, reason, status,"
                 " backend, model, input_tokens, output_tokens, tokens_estimated, cost_usd,"
                 " top_tier_cost_usd, latency_s, first_token_s, fallback, redactions, error,"
-                " tier_override, redo_of, prompt)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " tier_override, redo_of, prompt, client)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     e.ts,
                     e.source,
@@ -437,6 +443,7 @@ class Ledger:
                     e.tier_override,
                     e.redo_of,
                     e.prompt if (e.tier_override or e.redo_of) else None,
+                    e.client,
                 ),
             )
             request_id = int(cur.lastrowid or 0)
@@ -629,6 +636,7 @@ def _entry(row: sqlite3.Row, attempts: list[AttemptRecord]) -> RequestRecord:
         id=row["id"],
         ts=row["ts"],
         source=row["source"],
+        client=row["client"],
         workspace=row["workspace"],
         action=row["action"],
         tier=row["tier"],

@@ -28,6 +28,7 @@ from modelrouter.config import (
     EditSettings,
     Price,
     PrivacySettings,
+    ProxySettings,
     Route,
     Rules,
     Timeouts,
@@ -38,6 +39,7 @@ WORKSPACE_FILE = ".modelrouter.yaml"
 USER_FILE = "rules.yaml"
 REGEX_PREFIX = "re:"
 AUTO_TIER = "auto"
+PROXY_CHEAPEST = "cheapest"  # proxy.models target: the cheapest tier
 ACTION_KINDS = ("rewrite", "tests", "design", "answer")
 CLASSIFIER_MODES = ("rules", "learned", "hybrid")
 TOP_KEYS = (
@@ -51,6 +53,7 @@ TOP_KEYS = (
     "classifier",
     "privacy",
     "edits",
+    "proxy",
 )
 MAX_EXTENDS_DEPTH = 8
 
@@ -206,7 +209,7 @@ def _oversized(root: yaml.Node | None) -> str | None:
 # Sections whose entries merge field by field when a child redefines one by name.
 _FIELD_MERGED = ("backends", "actions")
 # Top-level mappings whose fields merge.
-_SETTINGS = ("classifier", "privacy", "edits")
+_SETTINGS = ("classifier", "privacy", "edits", "proxy")
 
 
 def _merge(base: Loc, child: Loc) -> Loc:
@@ -224,7 +227,8 @@ def _merge(base: Loc, child: Loc) -> Loc:
         elif name in ("backends", "actions", "tiers"):
             out[name] = (key, _merge_named(old, value, deep=name in _FIELD_MERGED))
         elif name in _SETTINGS and old.kind == "map":
-            out[name] = (key, _merge_named(old, value, deep=False))
+            # proxy.models merges by client model name, like backends by name.
+            out[name] = (key, _merge_named(old, value, deep=name == "proxy"))
         else:
             out[name] = (key, value)
     return Loc(out, child.file, child.line, child.col, "map")
@@ -445,8 +449,11 @@ class _Validator:
         classifier = self.settings(items, "classifier", ClassifierSettings)
         privacy = self.settings(items, "privacy", PrivacySettings)
         edits = self.settings(items, "edits", EditSettings)
+        proxy = self.settings(items, "proxy", ProxySettings)
         if classifier is not None:
             self.check_classifier(items, classifier, backends)
+        if proxy is not None:
+            self.check_proxy(items, proxy, tier_names, backends)
         if self.problems:
             return None
         return Rules(
@@ -458,6 +465,7 @@ class _Validator:
             classifier=classifier,
             privacy=privacy,
             edits=edits,
+            proxy=proxy,
             source=source,
         )
 
@@ -654,6 +662,26 @@ class _Validator:
                 f"unknown backend '{settings.llm_router}' for classifier.llm_router",
                 "name a backend defined under `backends:`",
             )
+
+    def check_proxy(
+        self, items: dict, settings: ProxySettings, tiers: list[str], backends: dict
+    ) -> None:
+        loc = items["proxy"][1] if "proxy" in items else None
+        if loc is None or loc.kind != "map":
+            return
+        models = loc.value.get("models", (None, None))[1]
+        if models is not None and models.kind == "map":
+            allowed = [*tiers, *backends, PROXY_CHEAPEST]
+            for name, (_, target) in models.value.items():
+                if target.value not in allowed:
+                    self.err(
+                        target,
+                        f"unknown target '{target.value}' for proxy model '{name}'",
+                        "use a tier, a backend or `cheapest`: " + ", ".join(allowed),
+                    )
+        for key in ("classify_chars", "max_request_bytes"):
+            if getattr(settings, key) <= 0 and key in loc.value:
+                self.err(loc.value[key][1], f"proxy.{key} must be positive", "e.g. 4000")
 
 
 def _plain(loc: Loc) -> Any:

@@ -15,12 +15,12 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from modelrouter.backends.base import Message
 from modelrouter.classify import Classification, classify
 from modelrouter.commands.route import load_or_report
 from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Event, FellBack, Job, Outcome, Progress
 from modelrouter.llm_router import maybe_llm_route
+from modelrouter.transcript import Message
 
 SYSTEM_PROMPT = (
     "You are an expert software engineer. Answer the request precisely and concisely. "

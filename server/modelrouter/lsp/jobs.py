@@ -21,11 +21,11 @@ from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from modelrouter import edits, prompts
-from modelrouter.backends.base import Message
 from modelrouter.context import ContextError, build_context
 from modelrouter.engine import AttemptStarted, EngineError, FellBack, Job, Outcome, Progress
 from modelrouter.provenance import Record
 from modelrouter.redact import hide_values
+from modelrouter.transcript import Message
 
 if TYPE_CHECKING:
     from modelrouter.config import Action
