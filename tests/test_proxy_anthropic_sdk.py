@@ -29,9 +29,11 @@ READ_TOOL = {
 @pytest.fixture
 def setup(fake_provider):
     rules = proxy_rules(fake_provider)
-    with running_proxy(rules) as proxy:
-        with anthropic.Anthropic(base_url=proxy.url, api_key="sk-test", max_retries=0) as client:
-            yield fake_provider, client
+    with (
+        running_proxy(rules) as proxy,
+        anthropic.Anthropic(base_url=proxy.url, api_key="sk-test", max_retries=0) as client,
+    ):
+        yield fake_provider, client
 
 
 def test_a_typo_fix_goes_to_the_cheap_backend_and_says_so(setup):

@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from modelrouter.stats import GROUPINGS
+
 DEFAULT_SINCE = "30d"
 
 
@@ -24,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--by",
-        choices=("tier", "backend", "action", "day"),
+        choices=GROUPINGS,
         default="backend",
         help="how to group the breakdown (default backend)",
     )
@@ -165,9 +167,10 @@ def format_entry(e: dict[str, Any]) -> str:
     """One ledger entry, human-readable."""
     answered = f"{e['backend']} ({e['model']})" if e["backend"] else "no backend answered"
     est = " (estimated)" if e["tokens_estimated"] else ""
+    client = f" ({e['client']})" if e.get("client") else ""
     lines = [
         f"Ledger entry #{e['id']}  {_when(e['time'])}  [{e['status']}]",
-        f"  action    {e['action'] or '(free-form)'}  via {e['source']}",
+        f"  action    {e['action'] or '(free-form)'}  via {e['source']}{client}",
         f"  tier      {e['tier']}: {e['reason']}",
         f"  answered  {answered}",
         f"  tokens    {e['input_tokens']:,} in, {e['output_tokens']:,} out{est}",

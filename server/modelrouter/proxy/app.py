@@ -344,6 +344,7 @@ def _error(wire: Wire, status: int, message: str) -> Response:
 
 def _engine_error(wire: Wire, exc: EngineError) -> Response:
     """No backend answered: a status the client's retry logic understands."""
+    log.warning("%s", exc.message)
     outcomes = {a.outcome for a in exc.attempts}
     if outcomes == {"bad_request"}:
         status = 400
