@@ -52,6 +52,7 @@ class Relay:
         self._model = ""
         self.started: Started | None = None
         self.outcome: Outcome | None = None
+        self._closing = False
 
     async def first(self) -> Started | Outcome:
         """Wait for the answering backend's first content (or the whole answer if it had
@@ -87,6 +88,7 @@ class Relay:
             if isinstance(item, FellBack):
                 # The engine would restart on the next backend; the client already has part
                 # of this answer, so stop here and say so.
+                self._closing = True
                 self._task.cancel()
                 raise StreamBroken(f"{item.from_backend} failed mid-answer ({item.error})")
             content = _content(item)
@@ -94,11 +96,14 @@ class Relay:
                 yield content
 
     async def aclose(self) -> None:
-        """Stop the job if it still runs (the client went away)."""
-        if not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, EngineError):
-                await self._task
+        """Stop the job if it still runs (the client went away). Cancels once only: a
+        second cancellation would interrupt the engine while it cleans up."""
+        if self._task.done() or self._closing:
+            return
+        self._closing = True
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, EngineError):
+            await self._task
 
 
 def _content(item: object) -> ContentEvent | None:
