@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from modelrouter.errors import ContextTooSmall
 from modelrouter.tokens import estimate_tokens
 
 Role = Literal["system", "user", "assistant"]
@@ -170,10 +171,6 @@ class CallOptions:
     passthrough: dict | None = None
     passthrough_headers: dict[str, str] = field(default_factory=dict)  # anthropic-beta…
     client_key: str | None = None  # the client's credential, for forward_client_key backends
-
-
-class ContextTooSmall(ValueError):
-    """The newest turn plus the system prompt alone do not fit the context window."""
 
 
 def _part_tokens(part: Part) -> int:

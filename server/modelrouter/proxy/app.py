@@ -27,9 +27,11 @@ from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Job, Outcome
 from modelrouter.privacy import local_only_reason
 from modelrouter.proxy import anthropic_api, openai_api
-from modelrouter.proxy.decide import AUTO_MODEL, MODEL_PREFIX, Decision, TaskStore, decide, remember
+from modelrouter.proxy.decide import AUTO_MODEL, MODEL_PREFIX, Routed, route_request
 from modelrouter.proxy.relay import Relay, Started, StreamBroken
 from modelrouter.proxy.request import AgentRequest, RequestError, Wire, client_name
+from modelrouter.routing.decide import remember
+from modelrouter.routing.sticky import Sessions
 from modelrouter.transcript import ToolCall, tools_tokens, transcript_tokens
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,11 @@ _HEADER_LIMIT = 200
 
 @dataclass
 class ProxyState:
-    """What every request shares: the rules, the engine, the sticky tasks, the key."""
+    """What every request shares: the rules, the engine, the conversations, the key."""
 
     rules: Rules
     engine: Engine
-    tasks: TaskStore
+    sessions: Sessions
     key: str | None = None
 
 
@@ -55,7 +57,8 @@ class _TooLarge(Exception):
 
 def create_app(rules: Rules, engine: Engine, *, key: str | None = None) -> Starlette:
     """The proxy as an ASGI app. `engine` is closed when the app shuts down."""
-    state = ProxyState(rules, engine, TaskStore(rules.proxy.sticky_minutes * 60), key)
+    sessions = Sessions(ttl_s=rules.proxy.sticky_minutes * 60)
+    state = ProxyState(rules, engine, sessions, key)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -145,20 +148,20 @@ async def _answer(state: ProxyState, request: Request, wire: Wire) -> Response:
         body = await _read_json(request, state.rules.proxy.max_request_bytes)
         parsed = api.parse_request(body, _headers(request), _client_key(state, request))
         parsed.client = client_name(request.headers.get("user-agent"))
-        decision = decide(state.rules, parsed, state.tasks)
+        routed = route_request(state.rules, parsed, state.sessions)
     except _TooLarge:
         return _too_large(state, wire)
     except RequestError as exc:
         return _error(wire, 400, str(exc))
-    job = _job(state, parsed, decision)
+    job = _job(state, parsed, routed)
     if parsed.stream:
-        return await _stream(state, parsed, decision, job)
+        return await _stream(state, parsed, routed, job)
     try:
         outcome = await state.engine.run(job)
     except EngineError as exc:
         return _engine_error(wire, exc)
-    remember(state.tasks, decision, outcome.backend)
-    headers = _routing_headers(outcome.backend, decision)
+    remember(state.sessions, routed.route, outcome.tier, outcome.backend, outcome.model)
+    headers = _routing_headers(outcome.backend, routed)
     if wire == "anthropic":
         payload = anthropic_api.whole_message(
             outcome.model, outcome.parts, outcome.text, outcome.stop_reason, outcome.usage
@@ -170,10 +173,11 @@ async def _answer(state: ProxyState, request: Request, wire: Wire) -> Response:
     return JSONResponse(payload, headers=headers)
 
 
-def _job(state: ProxyState, parsed: AgentRequest, decision: Decision) -> Job:
+def _job(state: ProxyState, parsed: AgentRequest, routed: Routed) -> Job:
     private = _private_path(state.rules, parsed)
+    decision = routed.decision
     return Job(
-        messages=decision.messages,
+        messages=routed.messages,
         tier=decision.tier,
         reason=decision.reason,
         path=private,
@@ -197,9 +201,7 @@ def _private_path(rules: Rules, parsed: AgentRequest) -> str | None:
     return None
 
 
-async def _stream(
-    state: ProxyState, parsed: AgentRequest, decision: Decision, job: Job
-) -> Response:
+async def _stream(state: ProxyState, parsed: AgentRequest, routed: Routed, job: Job) -> Response:
     relay = Relay(state.engine, job)
     try:
         first = await relay.first()
@@ -212,7 +214,7 @@ async def _stream(
         backend, model = first.backend, first.model
     else:
         backend, model = first.backend, first.model
-    remember(state.tasks, decision, backend)
+    remember(state.sessions, routed.route, job.tier, backend, model)
     input_tokens = transcript_tokens(job.messages) + tools_tokens(job.options.tools)
     if parsed.wire == "anthropic":
         writer: Any = anthropic_api.StreamWriter(model, input_tokens)
@@ -243,7 +245,7 @@ async def _stream(
             await relay.aclose()  # the client went away: stop the upstream call
 
     headers = {
-        **_routing_headers(backend, decision),
+        **_routing_headers(backend, routed),
         "cache-control": "no-cache",
         "x-accel-buffering": "no",
     }
@@ -366,9 +368,9 @@ def _header_value(text: str) -> str:
     return safe[:_HEADER_LIMIT]
 
 
-def _routing_headers(backend: str, decision: Decision) -> dict[str, str]:
+def _routing_headers(backend: str, routed: Routed) -> dict[str, str]:
     return {
         "x-modelrouter-backend": _header_value(backend),
-        "x-modelrouter-tier": _header_value(decision.tier),
-        "x-modelrouter-reason": _header_value(decision.reason),
+        "x-modelrouter-tier": _header_value(routed.decision.tier),
+        "x-modelrouter-reason": _header_value(routed.decision.reason),
     }
