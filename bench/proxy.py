@@ -84,7 +84,11 @@ async def one(client: httpx.AsyncClient, url: str) -> tuple[float, float]:
 
 async def run(url: str, requests: int, streams: int) -> tuple[list[float], list[float], float]:
     limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+    # TCP_NODELAY, as in the engine: otherwise every request body waits for a delayed ACK
+    # and both paths measure the client's Nagle stall instead of the server.
+    nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
+    async with httpx.AsyncClient(transport=transport, timeout=60) as client:
         for _ in range(min(20, requests)):
             await one(client, url)  # warm up connections and code paths
         results: list[tuple[float, float]] = []

@@ -19,6 +19,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -225,9 +226,14 @@ class Engine:
             # Budgets are read from the current rules on every check, so reloads apply.
             self.budget = BudgetGuard(ledger, lambda: self.rules)
         self._own_client = client is None
-        self.client = client or httpx.AsyncClient(
-            limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60.0),
-        )
+        if client is None:
+            limits = httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60.0)
+            # TCP_NODELAY: httpx writes a request's headers and body separately, and with
+            # Nagle the body waits for the provider's delayed ACK (~20-40 ms per request).
+            nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+            transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
+            client = httpx.AsyncClient(limits=limits, transport=transport)
+        self.client = client
 
     def plan(self, tier: str, *, local_only: bool = False) -> Plan:
         """The ordered backends for `tier` and why others are skipped. Never touches the network."""
