@@ -68,8 +68,12 @@ def _config(app, host: str, port: int) -> uvicorn.Config:
 
 
 def serve(app, host: str, port: int) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM."""
-    uvicorn.Server(_config(app, host, port)).run()
+    """Serve in the foreground until SIGINT/SIGTERM (on our socket: see `bind_socket`)."""
+    sock = bind_socket(host, port)
+    try:
+        uvicorn.Server(_config(app, host, port)).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
