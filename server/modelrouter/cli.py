@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "run the HTTP proxy for agents (Claude Code, Codex, aider, …)"),
     "claude": ("claude", "run Claude Code with every request routed through the proxy"),
     "run": ("run", "run a command with ANTHROPIC_BASE_URL/OPENAI_BASE_URL at the proxy"),
+    "keys": ("keys", "create, list and revoke proxy keys"),
 }
 
 

@@ -178,6 +178,7 @@ class Rules:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     edits: EditSettings = field(default_factory=EditSettings)
     proxy: ProxySettings = field(default_factory=ProxySettings)
+    ledger: str | None = None  # a postgresql:// URL or a SQLite file; None: the default file
     source: str = ""  # the file these rules came from
 
     @property

@@ -55,6 +55,7 @@ TOP_KEYS = (
     "privacy",
     "edits",
     "proxy",
+    "ledger",
 )
 MAX_EXTENDS_DEPTH = 8
 
@@ -447,6 +448,7 @@ class _Validator:
             self.check_classifier(items, classifier, backends)
         if proxy is not None:
             self.check_proxy(items, proxy, tier_names, backends)
+        ledger = self.ledger(items)
         if self.problems:
             return None
         return Rules(
@@ -459,8 +461,22 @@ class _Validator:
             privacy=privacy,
             edits=edits,
             proxy=proxy,
+            ledger=ledger,
             source=source,
         )
+
+    def ledger(self, items: dict) -> str | None:
+        """`ledger:` — a postgresql:// URL or a SQLite file path; absent: the default file."""
+        if "ledger" not in items:
+            return None
+        loc = items["ledger"][1]
+        ok, value = self.convert(loc, "str | None", "ledger")
+        if not ok or value is None:
+            return None
+        if "://" in value and not value.startswith(("postgresql://", "postgres://")):
+            self.err(loc, f"unsupported ledger URL '{value}'", "use postgresql://… or a file path")
+            return None
+        return value
 
     def section(self, items: dict, name: str, kind: str, doc: Loc | None = None) -> Loc | None:
         if name not in items:
