@@ -26,12 +26,15 @@ import weakref
 from dataclasses import dataclass, field
 
 from modelrouter.config import Route, Rules
+from modelrouter.intents import recognise
+from modelrouter.request_words import intent_words
 from modelrouter.tokens import estimate_tokens
 
 REGEX_PREFIX = "re:"
 # Long pasted code says nothing more about the task than its first few thousand characters.
 SCAN_CHARS = 4000
 NO_MATCH_CONFIDENCE = 0.3
+INTENT_CONFIDENCE = 0.9
 
 _WORD = re.compile(r"\w+")
 # Characters that tokenising into words would lose (hyphens, quotes and spaces are harmless).
@@ -221,9 +224,12 @@ def classify_rules(
     hits: dict[int, str] = {}  # route index -> first pattern that matched
 
     head = _HEAD.match(lower)
-    start = len(_WORD.findall(lower[: head.end()])) if head else 0
-    words = _WORD.findall(lower)
+    # Phrases match ordinary words only: a type named `Debug` or a product name is no intent.
+    start = len(intent_words(scan[: head.end()])) if head else 0
+    words = intent_words(scan)
     n = len(words)
+    singles: list[tuple[int, _Phrase]] = []
+    covered: set[int] = set()  # word positions inside a matched phrase of several words
     for i, word in enumerate(words):
         for phrase in compiled.phrases_for(word):
             if phrase.route in hits or (phrase.anchored and i != start):
@@ -234,6 +240,16 @@ def classify_rules(
                     continue
                 if not all(_word_matches(pw, words[i + 1 + k]) for k, pw in enumerate(rest)):
                     continue
+                cr = compiled.routes[phrase.route]
+                if _filters_pass(cr, language, path, tokens):
+                    covered.update(range(i, i + len(rest) + 1))
+                hits[phrase.route] = phrase.pattern
+            else:
+                singles.append((i, phrase))
+    # A word that is part of a longer matched phrase ("debug" in "debug print statements")
+    # is that phrase's evidence, not a second opinion.
+    for i, phrase in singles:
+        if phrase.route not in hits and i not in covered:
             hits[phrase.route] = phrase.pattern
     for sub, index, pattern in compiled.substrings:
         if index not in hits and sub in lower:
@@ -307,14 +323,38 @@ def classify(
 
     `rules.classifier.mode`: "rules" (patterns only), "learned" (the learned model alone),
     or "hybrid" (rules when confident, else the learned model with the rules' evidence).
-    The learned model is loaded on first use, never at import.
+    The learned model is loaded on first use, never at import. Before either, a request
+    that asks for exactly what one of the rules' actions does ("explain this regex",
+    "refactor this class into smaller functions") goes to that action's tier
+    (`modelrouter.intents`).
     """
     by_rules = classify_rules(
         rules, text, language=language, path=path, selection_tokens=selection_tokens
     )
+    by_action = classify_intent(rules, text, by_rules.tokens)
+    if by_action is not None:
+        return by_action
     mode = rules.classifier.mode
     if mode == "rules":
         return by_rules
     from modelrouter.learned import classify_hybrid
 
     return classify_hybrid(rules, text, by_rules, use_rules=mode == "hybrid")
+
+
+def classify_intent(rules: Rules, text: str, tokens: int = 0) -> Classification | None:
+    """The tier of the action `text` asks for, when it asks for one the rules define with
+    a fixed tier; None otherwise."""
+    intent = recognise(text)
+    if intent is None:
+        return None
+    action = rules.actions.get(intent.action)
+    if action is None or action.tier not in rules.tiers:
+        return None
+    return Classification(
+        tier=action.tier,
+        confidence=INTENT_CONFIDENCE,
+        reason=f"like the {action.title} action (tier {action.tier}): {intent.evidence}",
+        source="action",
+        tokens=tokens,
+    )
