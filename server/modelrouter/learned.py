@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from modelrouter.errors import WeightsError
 from modelrouter.paths import data_dir
 from modelrouter.request_words import Token, concepts, scan
 
@@ -47,10 +48,6 @@ _NON_LATIN = re.compile(r"[^\x00-\u024f\u2000-\u2bff]")
 # Distinct tokens whose summed weights are remembered (about 100 bytes each).
 TOKEN_CACHE_SIZE = 50_000
 _CODE_HINT = re.compile(r"(Traceback|Exception|Error:|panic:|\bat [\w.$]+\(|segfault|SIGSEGV)")
-
-
-class WeightsError(Exception):
-    """A weights file that cannot be used (missing, corrupt, wrong format)."""
 
 
 def token_features(kind: str, text: str, char_min: int = 2, char_max: int = 5) -> list[str]:
