@@ -55,17 +55,20 @@ def load_mix(argv: list[str]) -> tuple[list[str], str]:
     return prompts, source
 
 
-def measure(fn: Callable, rules, prompts: list[str]) -> list[int]:
-    """Nanoseconds per call, after one warm-up pass (as in a long-running server)."""
+def measure(fn: Callable, rules, prompts: list[str], clock=time.perf_counter_ns) -> list[int]:
+    """Nanoseconds per call, after one warm-up pass (as in a long-running server).
+
+    `clock` is wall time by default; `time.thread_time_ns` counts only this thread's CPU
+    time, so other work on a shared machine does not inflate the figures."""
     for p in prompts:
         fn(rules, p)
     samples = []
     rounds = max(1, 20000 // len(prompts))
     for _ in range(rounds):
         for p in prompts:
-            start = time.perf_counter_ns()
+            start = clock()
             fn(rules, p)
-            samples.append(time.perf_counter_ns() - start)
+            samples.append(clock() - start)
     samples.sort()
     return samples
 
@@ -95,9 +98,11 @@ def main(argv: list[str]) -> int:
     print(f"mix: {len(prompts)} requests from {source}")
     print(f"rules load + compile: {load_ms:.1f} ms ({len(rules.routes)} routes)")
     report("rule classifier alone (classify_rules)", measure(classify_rules, rules, prompts), None)
+    shipped = f"shipped classifier (classify, mode {rules.classifier.mode})"
+    report(f"{shipped}, wall time", measure(classify, rules, prompts), TARGET_US)
     report(
-        f"shipped classifier (classify, mode {rules.classifier.mode})",
-        measure(classify, rules, prompts),
+        f"{shipped}, CPU time",
+        measure(classify, rules, prompts, time.thread_time_ns),
         TARGET_US,
     )
     return 0

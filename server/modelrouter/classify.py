@@ -12,7 +12,9 @@ Patterns, all case-insensitive:
 - ``"^bump"``: a leading ``^`` matches only at the start of the request (after an optional
   ``scope:`` / ``[tag]`` / ``type(scope):`` prefix, as in commit subjects);
 - ``"修复"``: phrases in scripts written without spaces (CJK) match as substrings;
-- ``"re:<regex>"``: a Python regular expression, searched anywhere.
+- ``"re:<regex>"``: a Python regular expression, searched anywhere;
+- ``"kind:fix"``: any word of that kind of work, in any language the lexicon of
+  `modelrouter.request_words` covers ("fix", "修复", "corrige", "behebt", …).
 
 All patterns are compiled once per `Rules` object, so a request costs a tokenisation plus a
 few dictionary look-ups.
@@ -27,12 +29,13 @@ from dataclasses import dataclass, field
 
 from modelrouter.config import Route, Rules
 from modelrouter.intents import recognise
-from modelrouter.request_words import intent_words
+from modelrouter.request_words import concepts, intent_words
 from modelrouter.tokens import estimate_tokens
 
 REGEX_PREFIX = "re:"
+KIND_PREFIX = "kind:"
 # Long pasted code says nothing more about the task than its first few thousand characters.
-SCAN_CHARS = 4000
+SCAN_CHARS = 1000
 NO_MATCH_CONFIDENCE = 0.3
 INTENT_CONFIDENCE = 0.9
 
@@ -96,6 +99,7 @@ class CompiledRules:
         self.prefixes: list[tuple[str, _Phrase]] = []
         self.substrings: list[tuple[str, int, str]] = []
         self.regexes: list[tuple[re.Pattern[str], int, str]] = []
+        self.kinds: dict[str, list[tuple[int, str]]] = {}  # concept -> (route, pattern)
         self._word_cache: dict[str, tuple[_Phrase, ...]] = {}
         for index, route in enumerate(rules.routes):
             label = (
@@ -114,6 +118,9 @@ class CompiledRules:
                 self._add(pattern, index)
 
     def _add(self, pattern: str, index: int) -> None:
+        if pattern.startswith(KIND_PREFIX):
+            self.kinds.setdefault(pattern[len(KIND_PREFIX) :].strip(), []).append((index, pattern))
+            return
         if pattern.startswith(REGEX_PREFIX):
             self.regexes.append((re.compile(pattern[len(REGEX_PREFIX) :], re.I), index, pattern))
             return
@@ -251,9 +258,18 @@ def classify_rules(
     for i, phrase in singles:
         if phrase.route not in hits and i not in covered:
             hits[phrase.route] = phrase.pattern
-    for sub, index, pattern in compiled.substrings:
-        if index not in hits and sub in lower:
-            hits[index] = pattern
+    if compiled.kinds:
+        for i, word in enumerate(words):
+            if i in covered:
+                continue
+            for concept in concepts(word):
+                for index, pattern in compiled.kinds.get(concept, ()):
+                    if index not in hits:
+                        hits[index] = pattern
+    if compiled.substrings and _SPACELESS.search(lower):
+        for sub, index, pattern in compiled.substrings:
+            if index not in hits and sub in lower:
+                hits[index] = pattern
     for rx, index, pattern in compiled.regexes:
         if index not in hits and rx.search(scan):
             hits[index] = pattern

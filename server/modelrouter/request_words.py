@@ -93,52 +93,76 @@ def _word_token(raw: str) -> Token:
     return tok
 
 
-def _is_title_case(matches: list[re.Match[str]]) -> bool:
-    # In Title Case text ("Fix Crash On Start") capitals say nothing; in a sentence they
-    # mark names.
-    alpha = [m.group() for m in matches if m.lastgroup == "word" and m.group()[0].isalpha()]
-    capitals = sum(1 for w in alpha if w[0].isupper())
-    return len(alpha) >= 3 and capitals * 3 >= len(alpha) * 2
+# No token spans white space (backtick spans aside), so each distinct chunk of text between
+# spaces is tokenised once and remembered; only a capitalised word needs its context.
+_CHUNK = re.compile(r"`[^`\n]{1,80}`|\S+")
+_TICKED = re.compile(r"`[^`\n]{1,80}`")
+_LETTER_WORD = re.compile(r"[^\W\d_]\w*")
+_Chunk = tuple[tuple[Token, ...], tuple[tuple[int, int, str], ...]]
+_chunks: dict[str, _Chunk] = {}
 
 
-def _scan(text: str) -> list[Token]:
-    matches = list(_SCAN.finditer(text))
-    title_case: bool | None = None  # worked out when a capitalised word needs it
-    out: list[Token] = []
-    append = out.append
-    prev_end = -1  # where the previous token ended (-1: none yet)
-    for m in matches:
-        kind = m.lastgroup
-        raw = m.group()
-        start, end = m.span()
-        gap_start, prev_end = prev_end, end
+def _chunk_tokens(chunk: str) -> _Chunk:
+    """The chunk's tokens, a capitalised word standing as `_CAPITALISED`, and for each of
+    those (index, offset in the chunk, the word)."""
+    found = _chunks.get(chunk)
+    if found is not None:
+        return found
+    tokens: list[Token] = []
+    pending: list[tuple[int, int, str]] = []
+    for m in _SCAN.finditer(chunk):
+        kind, raw = m.lastgroup, m.group()
         if kind == "word":
             tok = _word_token(raw)
-            if tok is not _CAPITALISED:
-                append(tok)
-                continue
-            if gap_start >= 0:
-                if title_case is None:
-                    title_case = _is_title_case(matches)
-                # Mid-sentence: the last character before it, if not a space, is punctuation
-                # between the tokens, else the previous token's last (a word character).
-                gap = text[gap_start:start].rstrip()
-                if not title_case and (not gap or gap[-1] not in _SENTENCE_END):
-                    append(Token("name", raw.lower()))
-                    continue
-            append(Token("word", raw.lower()))
+            if tok is _CAPITALISED:
+                pending.append((len(tokens), m.start(), raw))
+            tokens.append(tok)
         elif kind == "path":
             # The parts of a path are names ("docs/README.md" is about a readme), its
             # extension says what kind of file.
             if "/" in raw or "\\" in raw or raw.rsplit(".", 1)[-1].lower() in _EXTENSIONS:
-                for part in _PATH_PART.findall(raw):
-                    append(Token("name", part.lower()))
+                tokens.extend(Token("name", part.lower()) for part in _PATH_PART.findall(raw))
             else:
-                append(Token("code", raw.lower()))
+                tokens.append(Token("code", raw.lower()))
         elif kind == "ver":
-            append(Token("ver", raw.lower()))
+            tokens.append(Token("ver", raw.lower()))
         else:  # tick, call
-            append(Token("code", raw.lower()))
+            tokens.append(Token("code", raw.lower()))
+    found = (tuple(tokens), tuple(pending))
+    if len(_chunks) < 100_000:
+        _chunks[chunk] = found
+    return found
+
+
+def _is_title_case(text: str) -> bool:
+    # In Title Case text ("Fix Crash On Start") capitals say nothing; in a sentence they
+    # mark names. The first word is capitalised in any sentence; all-capital words are
+    # acronyms.
+    alpha = _LETTER_WORD.findall(_TICKED.sub(" ", text))
+    rest = [w for w in alpha[1:] if not w.isupper()]
+    capitals = sum(1 for w in rest if w[0].isupper())
+    return len(rest) >= 2 and capitals * 3 >= len(rest) * 2
+
+
+def _scan(text: str) -> list[Token]:
+    out: list[Token] = []
+    title_case: bool | None = None  # worked out when a capitalised word needs it
+    prev_end = 0  # end of the previous chunk (0: none yet)
+    for chunk in _CHUNK.finditer(text):
+        raw_chunk = chunk.group()
+        tokens, pending = _chunk_tokens(raw_chunk)
+        base = len(out)
+        out.extend(tokens)
+        for index, offset, word in pending:
+            # The character before the word, spaces skipped; the first token starts a sentence.
+            before = raw_chunk[offset - 1] if offset else (text[prev_end - 1] if prev_end else "")
+            name = False
+            if base + index and before and before not in _SENTENCE_END:
+                if title_case is None:
+                    title_case = _is_title_case(text)
+                name = not title_case
+            out[base + index] = Token("name" if name else "word", word.lower())
+        prev_end = chunk.end()
     return out
 
 
@@ -187,7 +211,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "wording": (
         "typo*", "spelling", "misspel*", "grammar*", "wording", "reword*", "rephras*",
         "capitaliz*", "punctuation", "translat*", "i18n", "l10n", "locale*", "tippfehler",
-        "errata", "опечат*", "错别字", "拼写", "翻译", "誤字", "翻訳", "오타", "번역",
+        "digitação", "errata", "опечат*", "错别字", "拼写", "翻译", "誤字", "翻訳", "오타", "번역",
     ),
     "release": (
         "bump*", "version*", "release*", "upgrade*", "dependency", "dependencies", "deps",
