@@ -301,7 +301,9 @@ def list_code_actions(
             continue
         title, _backend, _model, disabled = describe_action(ls, action, local_only=local_only)
         if disabled and not disabled_ok:
-            continue
+            # The client cannot grey an action out: the title says why, and choosing the
+            # action runs nothing but the refusal, which names the reason again.
+            title, disabled = f"{title}  ·  unavailable: {disabled}", None
         data: dict[str, Any] = {"action": action.id, "uri": uri, "range": range_json}
         if action.needs_instruction:
             # Clients ask the user for it before running `modelrouter.run`.
@@ -329,9 +331,12 @@ def list_code_actions(
             disabled = None if plan.primary else plan.why_empty()
             arg = {"uri": uri, "position": range_json["start"]}
             model = plan.primary.model if plan.primary else upper
+            title = f"Redo with a stronger model  ·  {upper} → {model}"
+            if disabled and not disabled_ok:
+                title, disabled = f"{title}  ·  unavailable: {disabled}", None
             out.append(
                 types.CodeAction(
-                    title=f"Redo with a stronger model  ·  {upper} → {model}",
+                    title=title,
                     kind=types.CodeActionKind.RefactorRewrite,
                     disabled=types.CodeActionDisabled(reason=disabled) if disabled else None,
                     data=arg,
