@@ -13,6 +13,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from modelrouter.errors import NoUsableCode
+
 _OPENER = re.compile(r"(`{3,}|~{3,})[ \t]*([^\n`]*)")
 _CLOSER = re.compile(r"(`{3,}|~{3,})[ \t\r]*")
 
@@ -32,10 +34,6 @@ _ALIASES = {
     "markdown": {"markdown", "md"},
 }
 _NON_CODE = {"text", "txt", "plaintext", "console", "output", "diff", "log"}
-
-
-class NoUsableCode(Exception):
-    """The reply holds no code that can replace the selection; the message says why."""
 
 
 @dataclass(frozen=True)
