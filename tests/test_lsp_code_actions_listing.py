@@ -29,6 +29,8 @@ async def test_actions_on_a_large_file_name_tier_and_model_without_network(tmp_p
         locked = next(a for a in actions if a.data["action"] == "frontier-review")
         assert locked.disabled is not None
         assert "MODELROUTER_TEST_KEY_NEVER_SET" in locked.disabled.reason
+        # Also in the title: VS Code shows a disabled action's reason only on hover.
+        assert locked.title.endswith("unavailable: locked: set MODELROUTER_TEST_KEY_NEVER_SET")
         assert locked.command is None
 
         fix = next(a for a in actions if a.data["action"] == "fix-typo")

@@ -2,16 +2,11 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { AnswerResult, AnswerView } from './answers';
 import { formatUsage } from './display';
-import { PaletteAction, actionRange } from './palette';
+import { PaletteAction, REDO_TITLE, actionRange } from './palette';
+import { isCancelled, withCancellableProgress } from './progress';
 import { ActionInfo, Commands, Doctor, RunResult, Stats } from './protocol';
 import type { ServerLink } from './server';
 
-/** JSON-RPC's RequestCancelled, what a cancelled request rejects with. */
-const REQUEST_CANCELLED = -32800;
-
-function isCancelled(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === REQUEST_CANCELLED;
-}
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -21,9 +16,9 @@ function errorMessage(err: unknown): string {
 export type AnswerSink = Pick<AnswerView, 'show'>;
 
 /**
- * Runs a long server command. The server shows its own cancellable progress notification
- * (the client's work-done progress support); cancelling it, or `modelrouter.cancel`, makes
- * the request end with nothing applied. An answer goes to `answers`, titled `title`.
+ * Runs a long server command under a progress notification whose Cancel (like
+ * `modelrouter.cancel`) ends the request with nothing applied. An answer goes to `answers`,
+ * titled `title`.
  */
 async function runJob(
   link: ServerLink,
@@ -33,7 +28,7 @@ async function runJob(
   title = 'Answer',
 ): Promise<RunResult | undefined> {
   try {
-    const result = await link.execute<AnswerResult>(command, args);
+    const result = await withCancellableProgress(title, (token) => link.execute<AnswerResult>(command, args, token));
     if (!result) {
       return undefined;
     }
@@ -84,7 +79,7 @@ export async function runAction(
     return undefined;
   }
   if (info.disabled) {
-    void vscode.window.showWarningMessage(`ModelRouter: ${info.title} is unavailable: ${info.disabled}`);
+    void vscode.window.showWarningMessage(`ModelRouter: ${pa.title} is unavailable: ${info.disabled}`);
     return undefined;
   }
   // Capture the target before any prompt: the user may click elsewhere while typing.
@@ -103,7 +98,7 @@ export async function runAction(
     }
   }
   const args = { action: pa.action, uri: document.uri.toString(), range, instruction };
-  return runJob(link, Commands.run, [args], answers, info.title);
+  return runJob(link, Commands.run, [args], answers, pa.title);
 }
 
 /** Re-runs the request that wrote the code at the cursor, one tier up. */
@@ -118,7 +113,7 @@ export async function redoStronger(link: ServerLink): Promise<RunResult | undefi
     uri: editor.document.uri.toString(),
     position: { line: p.line, character: p.character },
   };
-  return runJob(link, Commands.redo, [args]);
+  return runJob(link, Commands.redo, [args], undefined, REDO_TITLE);
 }
 
 /** Opens a Markdown usage report from the ledger. */

@@ -11,6 +11,8 @@ import {
 } from 'vscode-languageclient/node';
 import type { AnswerResult } from './answers';
 import { RestartBackoff } from './backoff';
+import { REDO_TITLE } from './palette';
+import { isCancelled, withCancellableProgress } from './progress';
 import { Commands, RunArgs, Status, StatusNotification } from './protocol';
 import { resolveServerPath } from './serverPath';
 import { serverSettings } from './settings';
@@ -93,11 +95,28 @@ export class ServerController implements ServerLink, vscode.Disposable {
       initializationOptions: () => serverSettings((k, d) => this.config().get(k, d)),
       synchronize: { configurationSection: 'modelrouter' },
       middleware: {
+        // A code action's command (the lightbulb): under a cancellable progress notification,
+        // and its answer shown, as for the palette commands.
         executeCommand: async (command, args, next) => {
-          const result: unknown = await next(command, args);
+          if (command !== Commands.run && command !== Commands.redo) {
+            return next(command, args);
+          }
+          const run = (args[0] ?? {}) as Partial<RunArgs>;
+          const title = command === Commands.redo ? REDO_TITLE : (run.action ?? 'action');
+          let result: unknown;
+          try {
+            result = await withCancellableProgress(title, (token) =>
+              client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token),
+            );
+          } catch (err) {
+            if (isCancelled(err)) {
+              vscode.window.setStatusBarMessage('ModelRouter: cancelled, nothing changed', 5000);
+              return undefined;
+            }
+            throw err;
+          }
           if (command === Commands.run && result && typeof result === 'object' && 'answer' in result) {
-            const run = (args[0] ?? {}) as Partial<RunArgs>;
-            this.onAnswer(result as AnswerResult, run.action ?? 'answer');
+            this.onAnswer(result as AnswerResult, title);
           }
           return result;
         },

@@ -14,17 +14,25 @@ interface Sent {
 }
 
 const ACTIONS: ActionInfo[] = [
-  { id: 'fix-typo', title: 'Fix typo', tier: 'trivial', backend: 'local', model: 'gemma3:27b', disabled: null },
+  // Titles as the server sends them: with the tier and the model.
+  {
+    id: 'fix-typo',
+    title: 'Fix typo  ·  trivial → gemma3:27b (local)',
+    tier: 'trivial',
+    backend: 'local',
+    model: 'gemma3:27b',
+    disabled: null,
+  },
   {
     id: 'design',
-    title: 'Design',
+    title: 'Design  ·  architecture',
     tier: 'architecture',
     backend: 'claude',
     model: 'claude-opus-4-5',
     disabled: 'set ANTHROPIC_API_KEY',
   },
   { id: 'ask', title: 'Ask…', tier: 'auto', disabled: null, needs_instruction: true },
-  { id: 'explain', title: 'Explain', tier: 'trivial', backend: 'local', model: 'gemma3:27b', disabled: null },
+  { id: 'explain', title: 'Explain  ·  trivial → gemma3:27b (local)', tier: 'trivial', backend: 'local', model: 'gemma3:27b', disabled: null },
   { id: 'refactor', title: 'Refactor', tier: 'feature', backend: 'gemini', model: 'gemini-2.5-flash', disabled: null },
 ];
 
@@ -229,4 +237,16 @@ test('Refactor runs the refactor action on the selection', async () => {
   await runAction(link, action('refactor'));
   const run = sent.find((s) => s.command === 'modelrouter.run')!;
   assert.equal((run.args[0] as { action: string }).action, 'refactor');
+});
+
+test('a palette command runs under a cancellable notification whose Cancel reaches the server', async () => {
+  stub.window.activeTextEditor = stub.editor('/ws/a.py', ['x = 1'], { line: 0, character: 0 });
+  const { link, sent } = fakeServer(() => ({ applied: false, message: 'cancelled' }));
+  await runAction(link, action('fix-typo'));
+  const [options] = uiCalls('withProgress')[0].args as [{ location: number; cancellable: boolean; title: string }];
+  assert.equal(options.location, stub.ProgressLocation.Notification);
+  assert.equal(options.cancellable, true);
+  assert.equal(options.title, 'ModelRouter: Fix typo');
+  const run = sent.find((s) => s.command === 'modelrouter.run')!;
+  assert.equal(run.token, stub.progress.token);
 });

@@ -300,10 +300,12 @@ def list_code_actions(
         if action.on_diagnostics and not diags:
             continue
         title, _backend, _model, disabled = describe_action(ls, action, local_only=local_only)
-        if disabled and not disabled_ok:
-            # The client cannot grey an action out: the title says why, and choosing the
-            # action runs nothing but the refusal, which names the reason again.
-            title, disabled = f"{title}  ·  unavailable: {disabled}", None
+        if disabled:
+            # The title says why, greyed out or not: VS Code shows a disabled action's reason
+            # only on hover, and a client without `disabledSupport` cannot grey it out, so it
+            # gets the action enabled; running it changes nothing and names the reason again.
+            title = f"{title}  ·  unavailable: {disabled}"
+            disabled = disabled if disabled_ok else None
         data: dict[str, Any] = {"action": action.id, "uri": uri, "range": range_json}
         if action.needs_instruction:
             # Clients ask the user for it before running `modelrouter.run`.
@@ -332,8 +334,9 @@ def list_code_actions(
             arg = {"uri": uri, "position": range_json["start"]}
             model = plan.primary.model if plan.primary else upper
             title = f"Redo with a stronger model  ·  {upper} → {model}"
-            if disabled and not disabled_ok:
-                title, disabled = f"{title}  ·  unavailable: {disabled}", None
+            if disabled:
+                title = f"{title}  ·  unavailable: {disabled}"
+                disabled = disabled if disabled_ok else None
             out.append(
                 types.CodeAction(
                     title=title,
