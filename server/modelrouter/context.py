@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from modelrouter.positions import LineIndex, split_lines
+
 # LSP language ids -> tree-sitter-language-pack grammar names, where they differ.
 _GRAMMARS = {
     "typescriptreact": "tsx",
@@ -115,9 +117,10 @@ def build_context(
     Raises ContextError when the selection alone exceeds the budget: a rewrite based on a
     partial view of the code it replaces would destroy the part the model did not see.
     """
-    lines = text.splitlines(keepends=True)
-    first = text.count("\n", 0, start)
-    last = text.count("\n", 0, max(start, end - 1)) if end > start else first
+    lines = split_lines(text)
+    index = LineIndex(text)
+    first = index.line_of(start)
+    last = index.line_of(max(start, end - 1)) if end > start else first
     ctx = Context(
         language_id=language_id,
         path=path,
@@ -168,26 +171,40 @@ def _tree_sitter_scope(
     parser = _parser(language_id)
     if parser is None:
         return None
-    tree = parser.parse(text.encode("utf-8"))
-    lines = text.splitlines()
-    if not lines:
+    data = text.encode("utf-8", "surrogatepass")
+    tree = parser.parse(data)
+    if not text:
         return None
-    last = min(last, len(lines) - 1)
+    # Tree-sitter numbers rows at `\n` only; byte offsets, mapped to lines by the LSP rule,
+    # also hold for files with lone `\r` line ends.
+    index = LineIndex(text)
+    last = min(last, index.line_count - 1)
     first = min(first, last)
-    indent = len(lines[first]) - len(lines[first].lstrip())
-    end_col = len(lines[last].encode("utf-8"))
-    node = tree.root_node.descendant_for_point_range((first, indent), (last, end_col))
+    line = text[index.line_start(first) : index.line_end(first)]
+    sel_start = index.line_start(first) + len(line) - len(line.lstrip())
+    sel_end = index.line_end(last)
+
+    def byte_of(offset: int) -> int:
+        return len(text[:offset].encode("utf-8", "surrogatepass"))
+
+    def line_of_byte(b: int) -> tuple[int, bool]:
+        offset = len(data[:b].decode("utf-8", "ignore"))
+        line = index.line_of(offset)
+        return line, offset == index.line_start(line)
+
+    node = tree.root_node.descendant_for_byte_range(byte_of(sel_start), byte_of(sel_end))
     # The root (a Python `module`) is the whole file, never an enclosing scope.
     while node is not None and node.parent is not None:
-        if node.type in _SCOPE_TYPES and node.start_point[0] <= first:
+        if node.type in _SCOPE_TYPES and line_of_byte(node.start_byte)[0] <= first:
             name = node.child_by_field_name("name")
             if name is None and node.type == "decorated_definition":
                 inner = node.child_by_field_name("definition")
                 name = inner.child_by_field_name("name") if inner is not None else None
             kind = node.type.replace("_", " ")
             label = f"{kind} `{name.text.decode()}`" if name is not None else kind
-            s, e = node.start_point[0], node.end_point[0]
-            if node.end_point[1] == 0 and e > s:
+            s = line_of_byte(node.start_byte)[0]
+            e, at_line_start = line_of_byte(node.end_byte)
+            if at_line_start and e > s:
                 e -= 1
             return s, e, f"{label} (lines {s + 1}-{e + 1})"
         node = node.parent
@@ -243,7 +260,7 @@ def _trim(ctx: Context, lines: list[str], scope: tuple[int, int], budget: int) -
         ctx.diagnostics = ctx.diagnostics[:_MAX_DIAGNOSTICS]
         ctx.notes.append(f"{dropped} further diagnostics omitted")
     if ctx.tokens > budget and ctx.header:
-        header = ctx.header.splitlines(keepends=True)
+        header = split_lines(ctx.header)
         keep = len(header)
         while keep > 0 and ctx.tokens > budget:
             keep //= 2

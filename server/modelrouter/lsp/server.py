@@ -240,6 +240,19 @@ class ModelRouterServer(LanguageServer):
         """The job runner, only if it exists already."""
         return self._jobs
 
+    def own_documents(self) -> None:
+        """Hold open documents in our own model (LSP line breaks, change tracking) instead
+        of pygls' text documents; called from `initialize`, once the workspace exists."""
+        from modelrouter.lsp.documents import DocumentWorkspace
+
+        workspace = DocumentWorkspace.replacing(self.protocol.workspace)
+        workspace.listener = self._moved_text
+        self.protocol._workspace = workspace
+
+    def _moved_text(self, uri: str, start: Any, end: Any, new_end: Any) -> None:
+        if self._store is not None:
+            self._store.apply_change(uri, start, end, new_end)
+
     # --- settings and logging -------------------------------------------------------------
 
     def configure_logging(self) -> None:
