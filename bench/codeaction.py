@@ -83,8 +83,8 @@ def source(lines: int) -> str:
 def in_process(text: str, requests: int, data_dir: str) -> list[float]:
     """Seconds per call of the code-action handler itself (no transport), same file."""
     from lsprotocol import types
+    from modelrouter.lsp.app import create_server
     from modelrouter.lsp.handlers import list_code_actions
-    from modelrouter.lsp.server import create_server
     from pygls.workspace import Workspace
 
     os.environ["MODELROUTER_DATA_DIR"] = data_dir

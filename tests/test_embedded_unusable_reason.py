@@ -9,7 +9,7 @@ import types
 from pathlib import Path
 
 import pytest
-from modelrouter.backends import llamacpp
+from modelrouter.backends import llamacpp, unusable_reason
 from modelrouter.config import BackendConfig
 
 
@@ -24,7 +24,7 @@ ALL = ("llama_cpp", llamacpp.DEFAULT_MODEL.module, GEMMA.module, *GEMMA.chunk_mo
 
 def test_missing_llama_cpp_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(llamacpp, "_find_spec", installed(*ALL[1:]))
-    reason = BackendConfig("embedded", "llamacpp").unusable_reason()
+    reason = unusable_reason(BackendConfig("embedded", "llamacpp"))
     assert reason is not None
     assert "pip install 'modelrouter[local]'" in reason
 

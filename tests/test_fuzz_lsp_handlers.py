@@ -18,7 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
-from modelrouter.lsp.server import ModelRouterServer, create_server
+from modelrouter.lsp.app import create_server
+from modelrouter.lsp.server import ModelRouterServer
 from pygls.workspace import Workspace
 
 FUZZ = settings(

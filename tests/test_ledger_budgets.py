@@ -8,7 +8,7 @@ from ledger_samples import entry, make_rules
 from modelrouter.budget import BudgetGuard, day_start
 from modelrouter.config import Budget
 from modelrouter.ledger import AttemptRecord, Ledger
-from modelrouter.router import plan
+from modelrouter.routing.plan import plan
 
 
 def test_daily_budget_blocks_and_survives_a_restart(tmp_path):

@@ -9,7 +9,7 @@ from ledger_samples import MODELS, cost_usd, entry, make_rules, top_tier_cost_us
 from modelrouter.backends.base import Message, Usage
 from modelrouter.engine import Attempt, Job, Outcome
 from modelrouter.ledger import SCHEMA_VERSION, Ledger, build_entry, default_path
-from modelrouter.router import Skip
+from modelrouter.routing.plan import Skip
 
 
 def _outcome(backend: str, tier: str, usage: Usage, attempts: list[Attempt]) -> Outcome:

@@ -6,7 +6,8 @@ import json
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
-from modelrouter.lsp.server import _plain, create_server
+from modelrouter.lsp.app import create_server
+from modelrouter.lsp.server import _plain
 from pytest_lsp import client_capabilities
 
 

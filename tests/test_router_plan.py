@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from modelrouter.router import plan
+from modelrouter.backends import unusable_reason
+from modelrouter.routing.plan import plan
 from modelrouter.rules import default_rules_path, load_rules
 
 
@@ -25,7 +26,7 @@ def rules(monkeypatch):
 
 def _embedded_expected(rules) -> list[str]:
     # The embedded model is usable only where the `local` extra is installed.
-    return [] if rules.backends["embedded"].unusable_reason() else ["embedded"]
+    return [] if unusable_reason(rules.backends["embedded"]) else ["embedded"]
 
 
 def test_missing_key_is_skipped_with_reason(rules):

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from modelrouter.config import Budget, Rules
-from modelrouter.ledger import BudgetWindow, Ledger, LedgerError, RequestRecord, Usage
+from modelrouter.ledger import BudgetUsage, BudgetWindow, Ledger, LedgerError, RequestRecord
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class BudgetGuard:
         self.refresh_s = refresh_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._usage: dict[str, Usage] = {}
+        self._usage: dict[str, BudgetUsage] = {}
         self._covered_id = 0  # requests up to this id are in the last snapshot
         self._noted: list[RequestRecord] = []  # noted since the last snapshot began
         self._loaded_at: float | None = None
@@ -96,7 +96,7 @@ class BudgetGuard:
         now = self._clock()
         self._ensure_fresh(now)
         with self._lock:
-            usage = self._usage.get(backend_name) or Usage()
+            usage = self._usage.get(backend_name) or BudgetUsage()
             return _reason(cfg.budget, usage, now)
 
     def note(self, entry: RequestRecord) -> None:
@@ -181,14 +181,14 @@ class BudgetGuard:
                 u.day_spend += entry.cost_usd
                 u.day_tokens += entry.input_tokens + entry.output_tokens
 
-    def _for(self, name: str) -> Usage:
+    def _for(self, name: str) -> BudgetUsage:
         u = self._usage.get(name)
         if u is None:
-            u = self._usage[name] = Usage()
+            u = self._usage[name] = BudgetUsage()
         return u
 
 
-def _reason(budget: Budget, u: Usage, now: float) -> str | None:
+def _reason(budget: Budget, u: BudgetUsage, now: float) -> str | None:
     if budget.daily_usd is not None and u.day_spend >= budget.daily_usd:
         return f"daily budget {usd(budget.daily_usd)} spent ({usd(u.day_spend)} today)"
     if budget.monthly_usd is not None and u.spend >= budget.monthly_usd:

@@ -6,7 +6,6 @@ Everything here is plain data. Loading, merging and validation live in `rules.py
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 
 BACKEND_TYPES = ("ollama", "openai", "anthropic", "gemini", "cli", "llamacpp")
@@ -75,21 +74,6 @@ class BackendConfig:
     def is_local(self) -> bool:
         """True when requests to this backend never leave the machine."""
         return self.local or self.type in LOCAL_TYPES
-
-    def unusable_reason(self) -> str | None:
-        """Why this backend cannot be used right now, or None. Never touches the network."""
-        if self.api_key_env and not os.environ.get(self.api_key_env):
-            return f"set {self.api_key_env}"
-        if self.type == "cli":
-            if not self.command:
-                return "no command configured"
-            if shutil.which(self.command[0]) is None:
-                return f"command not found on PATH: {self.command[0]}"
-        if self.type == "llamacpp":
-            from modelrouter.backends.llamacpp import unusable_reason
-
-            return unusable_reason(self)
-        return None
 
     def api_key(self) -> str | None:
         """The API key from the environment variable the rules name."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from modelrouter.errors import ContextError
 from modelrouter.positions import LineIndex, split_lines
 
 # LSP language ids -> tree-sitter-language-pack grammar names, where they differ.
@@ -72,10 +73,6 @@ _HEADER_DEFAULT = (
 _HEADER_SCAN_LINES = 300
 _HEADER_MAX_LINES = 60
 _MAX_DIAGNOSTICS = 10
-
-
-class ContextError(Exception):
-    """The selection alone does not fit the model's context window."""
 
 
 @dataclass

@@ -12,6 +12,7 @@ import re
 import textwrap
 from pathlib import Path, PurePosixPath
 
+from modelrouter.errors import NoUsableCode
 from modelrouter.positions import split_lines, strip_break
 
 _OPENER = re.compile(r"(`{3,}|~{3,})[ \t]*([^\n`]*)")
@@ -33,10 +34,6 @@ _ALIASES = {
     "markdown": {"markdown", "md"},
 }
 _NON_CODE = {"text", "txt", "plaintext", "console", "output", "diff", "log"}
-
-
-class NoUsableCode(Exception):
-    """The reply holds no code that can replace the selection; the message says why."""
 
 
 def extract_code(reply: str, language_id: str) -> str:

@@ -22,14 +22,15 @@ from typing import Any, Literal
 
 import httpx
 
-from modelrouter import router
 from modelrouter.backends import make_backend
 from modelrouter.backends.base import BackendError, Message, StreamDone, TextDelta, Usage
 from modelrouter.config import BackendConfig, Rules
+from modelrouter.errors import EngineError
 from modelrouter.health import Health
 from modelrouter.privacy import local_only_reason
 from modelrouter.redact import Redactor, StreamRestorer
-from modelrouter.router import Plan, Skip
+from modelrouter.routing import plan as planning
+from modelrouter.routing.plan import Plan, Skip
 from modelrouter.tokens import estimate_tokens
 from modelrouter.transcript import ContextTooSmall, trim
 
@@ -128,15 +129,6 @@ class Outcome:
         return Message("assistant", self.text, model=self.model, backend=self.backend)
 
 
-class EngineError(Exception):
-    """No backend could answer; the message lists why for each one."""
-
-    def __init__(self, message: str, attempts: list[Attempt]) -> None:
-        super().__init__(message)
-        self.message = message
-        self.attempts = attempts
-
-
 class _Deadline:
     """Cancels the running task at a moment that can be moved (first byte, then total)."""
 
@@ -195,7 +187,7 @@ class Engine:
     def plan(self, tier: str, *, local_only: bool = False) -> Plan:
         """The ordered backends for `tier` and why others are skipped. Never touches the network."""
         self.health.refresh()  # at most a stat a second: cooldowns other processes set
-        return router.plan(
+        return planning.plan(
             self.rules, tier, health=self.health, budget=self.budget, local_only=local_only
         )
 

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from modelrouter.errors import WeightsError
 from modelrouter.paths import data_dir
 
 FORMAT = "modelrouter-ngram-lr"
@@ -44,10 +45,6 @@ LONG_REQUEST_TOKENS = 2000
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CODE_HINT = re.compile(r"(Traceback|Exception|Error:|panic:|\bat [\w.$]+\(|segfault|SIGSEGV)")
-
-
-class WeightsError(Exception):
-    """A weights file that cannot be used (missing, corrupt, wrong format)."""
 
 
 def features(text: str, char_min: int = 2, char_max: int = 5) -> dict[str, float]:

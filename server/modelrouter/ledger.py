@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelrouter.errors import LedgerError
 from modelrouter.paths import data_dir
 
 if TYPE_CHECKING:  # the engine imports this module; these are for annotations only
     from modelrouter.engine import Attempt, Job, Outcome
-    from modelrouter.router import Skip
+    from modelrouter.routing.plan import Skip
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class LedgerError(Exception):
-    """The ledger cannot be read (locked, corrupt, written by a newer version)."""
 
 
 @dataclass
@@ -549,7 +546,7 @@ class Ledger:
         )
         return [(r["prompt"], r["tier"], r["source"]) for r in rows]
 
-    def budget_usage(self, windows: dict[str, BudgetWindow]) -> tuple[int, dict[str, Usage]]:
+    def budget_usage(self, windows: dict[str, BudgetWindow]) -> tuple[int, dict[str, BudgetUsage]]:
         """What each backend used in its budget windows, read as one consistent snapshot.
 
         Returns the highest request id the snapshot covers (so callers can tell which
@@ -559,7 +556,7 @@ class Ledger:
         Each query walks the (backend, ts) indexes, so the cost follows the windows, not the
         size of the ledger.
         """
-        out: dict[str, Usage] = {}
+        out: dict[str, BudgetUsage] = {}
         with self._reading() as conn:
             conn.execute("BEGIN")  # one snapshot for every query below
             try:
@@ -577,7 +574,7 @@ class Ledger:
                         " AND outcome != 'skipped' ORDER BY ts DESC LIMIT ?",
                         (name, w.hour, w.max_calls),
                     ).fetchall()
-                    out[name] = Usage(
+                    out[name] = BudgetUsage(
                         spend=float(row[0] or 0),
                         day_spend=float(row[1] or 0),
                         day_tokens=int(row[2] or 0),
@@ -599,7 +596,7 @@ class BudgetWindow:
 
 
 @dataclass
-class Usage:
+class BudgetUsage:
     """What one backend used in its budget windows."""
 
     spend: float = 0.0  # since BudgetWindow.spend_since

@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
+from modelrouter.backends import unusable_reason
 from modelrouter.backends.base import Message, TextDelta
 from modelrouter.classify import Classification
 from modelrouter.config import Rules
@@ -134,7 +135,7 @@ async def maybe_llm_route(
     if name not in rules.backends:
         return replace(result, reason=f"{result.reason}; LLM router {name}: no such backend")
     cfg = rules.backends[name]
-    reason = cfg.unusable_reason()
+    reason = unusable_reason(cfg)
     if not reason and local_only and not cfg.is_local:
         reason = "not local, and this request stays on this machine"
     if reason:

@@ -32,6 +32,7 @@ from modelrouter.config import (
     Rules,
     Timeouts,
 )
+from modelrouter.errors import RulesError
 
 RULES_ENV = "MODELROUTER_RULES"
 WORKSPACE_FILE = ".modelrouter.yaml"
@@ -68,14 +69,6 @@ class Problem:
     def __str__(self) -> str:
         hint = f" ({self.hint})" if self.hint else ""
         return f"{self.file}:{self.line}:{self.col}: {self.message}{hint}"
-
-
-class RulesError(Exception):
-    """A rules file could not be used; `problems` lists every error found."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 # --- located YAML values ---------------------------------------------------------------------

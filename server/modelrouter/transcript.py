@@ -9,14 +9,11 @@ keeping the system prompt and the newest turns.
 from __future__ import annotations
 
 from modelrouter.backends.base import Message
+from modelrouter.errors import ContextTooSmall
 from modelrouter.tokens import estimate_tokens
 
 # Per-message framing the providers add (role markers, separators), in tokens.
 _MESSAGE_OVERHEAD = 4
-
-
-class ContextTooSmall(ValueError):
-    """The newest turn plus the system prompt alone do not fit the context window."""
 
 
 def message_tokens(message: Message) -> int:

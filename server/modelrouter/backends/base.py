@@ -12,6 +12,9 @@ from typing import Literal, Protocol
 
 from modelrouter.config import BackendConfig
 
+# Adapters raise it; it is part of their contract, so it is importable from here too.
+from modelrouter.errors import BackendError as BackendError
+
 Role = Literal["system", "user", "assistant"]
 
 
@@ -51,44 +54,6 @@ class StreamDone:
 
 
 StreamEvent = TextDelta | StreamDone
-
-ErrorKind = Literal[
-    "connect",  # refused / DNS / unreachable
-    "timeout",  # connect, first byte or total
-    "rate_limit",  # 429
-    "overloaded",  # 5xx, Anthropic 529
-    "stream",  # malformed or cut stream, error event mid-stream
-    "auth",  # 401 / 403: retrying cannot fix it
-    "bad_request",  # 400 and other 4xx: retrying cannot fix it
-    "process",  # cli: non-zero exit, output cap
-    "unavailable",  # not configured / missing dependency
-]
-
-RETRYABLE_KINDS = frozenset({"connect", "timeout", "rate_limit", "overloaded", "stream", "process"})
-
-
-class BackendError(Exception):
-    """A failed call. The message never contains an API key."""
-
-    def __init__(
-        self,
-        kind: ErrorKind,
-        message: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-        self.retry_after = retry_after
-        self.headers = headers or {}
-
-    @property
-    def falls_back(self) -> bool:
-        """Whether the next backend in the chain should be tried."""
-        return self.kind in RETRYABLE_KINDS
 
 
 class Backend(Protocol):

@@ -11,6 +11,7 @@ import asyncio
 import codecs
 import contextlib
 import os
+import shutil
 import signal
 from collections.abc import AsyncIterator
 
@@ -45,6 +46,15 @@ def child_env(config: BackendConfig) -> dict[str, str]:
     if config.api_key_env:
         names.append(config.api_key_env)
     return {name: os.environ[name] for name in names if name in os.environ}
+
+
+def unusable_reason(config: BackendConfig) -> str | None:
+    """Why the tool cannot run here: no command configured, or not on PATH."""
+    if not config.command:
+        return "no command configured"
+    if shutil.which(config.command[0]) is None:
+        return f"command not found on PATH: {config.command[0]}"
+    return None
 
 
 class CliBackend:

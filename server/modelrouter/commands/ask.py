@@ -12,24 +12,20 @@ import argparse
 import asyncio
 import json
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from modelrouter.backends.base import Message
-from modelrouter.classify import Classification, classify
 from modelrouter.commands.route import load_or_report
 from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Event, FellBack, Job, Outcome, Progress
-from modelrouter.llm_router import maybe_llm_route
+from modelrouter.errors import RoutingError, UsageError
+from modelrouter.routing.decide import Decision, RouteRequest, decide, reconsider
 
 SYSTEM_PROMPT = (
     "You are an expert software engineer. Answer the request precisely and concisely. "
     "Put code in fenced code blocks."
 )
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message says what to fix."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,39 +53,20 @@ def run(args: argparse.Namespace) -> int:
     if rules is None:
         return 2
     try:
-        job, classified = _build(rules, args)
-    except UsageError as exc:
+        request, messages = _request(args)
+        decision = decide(rules, request)
+    except (UsageError, RoutingError) as exc:
         print(f"modelrouter ask: {exc}", file=sys.stderr)
         return 2
     if getattr(args, "dry_run", False):
-        return asyncio.run(_dry_run(rules, job, as_json=args.json))
-    routing = (args.request, classified) if classified is not None else None
+        return asyncio.run(_dry_run(rules, _job(request, decision, messages), as_json=args.json))
     return asyncio.run(
-        _ask(rules, job, as_json=args.json, live=sys.stdout.isatty(), routing=routing)
+        _ask(rules, request, decision, messages, as_json=args.json, live=sys.stdout.isatty())
     )
 
 
-async def _llm_route(engine: Engine, job: Job, routing: tuple[str, Classification] | None) -> Job:
-    """The optional LLM-as-router (rules.classifier.llm_router, off by default) may re-tier
-    an unsure learned decision of the request text; a no-op otherwise."""
-    if routing is None:
-        return job
-    text, classified = routing
-    routed = await maybe_llm_route(
-        engine, text, classified, local_only=engine.is_local_only(job), path=job.path
-    )
-    if routed is classified:
-        return job
-    return replace(job, tier=routed.tier, reason=routed.reason)
-
-
-def build_job(rules: Rules, args: argparse.Namespace) -> Job:
-    """The request as a Job: classified (unless --tier), with the file excerpt attached."""
-    return _build(rules, args)[0]
-
-
-def _build(rules: Rules, args: argparse.Namespace) -> tuple[Job, Classification | None]:
-    """The Job and, when the tier was classified rather than given, the classification."""
+def _request(args: argparse.Namespace) -> tuple[RouteRequest, list[Message]]:
+    """The request as the router sees it, and the transcript sent (with the file excerpt)."""
     excerpt = ""
     selection_tokens = 0
     if args.range and not args.file:
@@ -99,37 +76,41 @@ def _build(rules: Rules, args: argparse.Namespace) -> tuple[Job, Classification 
         from modelrouter.tokens import estimate_tokens
 
         selection_tokens = estimate_tokens(excerpt)
-    result = None
-    if args.tier:
-        if args.tier not in rules.tiers:
-            raise UsageError(f"unknown tier {args.tier!r}; tiers are: {', '.join(rules.tiers)}")
-        tier, reason = args.tier, "tier given with --tier"
-    else:
-        result = classify(rules, args.request, path=args.file, selection_tokens=selection_tokens)
-        tier, reason = result.tier, result.reason
     content = args.request
     if args.file:
         where = f"{args.file} (lines {args.range})" if args.range else args.file
         content += f"\n\n{where}:\n```{_fence_language(args.file)}\n{excerpt}\n```"
-    job = Job(
-        messages=[Message("system", SYSTEM_PROMPT), Message("user", content)],
-        tier=tier,
-        reason=reason,
-        workspace=str(Path.cwd()),
+    request = RouteRequest(
+        text=args.request,
         path=args.file,
-        source="ask",
-        tier_override=args.tier or None,
+        workspace=str(Path.cwd()),
+        selection_tokens=selection_tokens,
+        tier=args.tier or None,
+        tier_reason="tier given with --tier",
     )
-    return job, result
+    return request, [Message("system", SYSTEM_PROMPT), Message("user", content)]
+
+
+def _job(request: RouteRequest, decision: Decision, messages: list[Message]) -> Job:
+    return Job(
+        messages=messages,
+        tier=decision.tier,
+        reason=decision.reason,
+        workspace=request.workspace,
+        path=request.path,
+        source="ask",
+        tier_override=request.tier,
+    )
 
 
 async def _ask(
     rules: Rules,
-    job: Job,
+    request: RouteRequest,
+    decision: Decision,
+    messages: list[Message],
     *,
     as_json: bool,
     live: bool,
-    routing: tuple[str, Classification] | None = None,
 ) -> int:
     stream_text = live and not as_json
     printed = False
@@ -152,8 +133,8 @@ async def _ask(
     ledger = Ledger()  # recording never fails the request; budgets are read from it
     engine = Engine(rules, ledger=ledger)
     try:
-        job = await _llm_route(engine, job, routing)
-        outcome = await engine.run(job, on_event)
+        decision = await reconsider(rules, request, decision, engine=engine)
+        outcome = await engine.run(_job(request, decision, messages), on_event)
     except EngineError as exc:
         print(f"modelrouter ask: {exc.message}", file=sys.stderr)
         return 1

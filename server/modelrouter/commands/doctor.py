@@ -65,7 +65,7 @@ def report(
     from modelrouter.budget import BudgetGuard
     from modelrouter.health import Health
     from modelrouter.ledger import Ledger
-    from modelrouter.router import skip_reason
+    from modelrouter.routing.plan import skip_reason
 
     # Over-budget and cooling-down backends (set by ask / the server) are skipped by routing.
     budget = BudgetGuard(Ledger(), rules)

@@ -18,6 +18,7 @@ from pathlib import Path
 from modelrouter.classify import classify
 from modelrouter.commands.route import load_or_report
 from modelrouter.config import Rules
+from modelrouter.errors import EvalInputError
 
 DEFAULT_INPUT_TOKENS = 2000
 DEFAULT_OUTPUT_TOKENS = 500
@@ -66,10 +67,6 @@ class Example:
     source: str = ""
     language: str | None = None
     path: str | None = None
-
-
-class EvalInputError(Exception):
-    """The JSONL file is unusable; the message says where."""
 
 
 def read_examples(path: Path, tiers: list[str]) -> list[Example]:

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the server until the client disconnects; returns the exit code."""
-    from modelrouter.lsp.server import create_server
+    from modelrouter.lsp.app import create_server
 
     server = create_server(rules_file=args.rules, log_file=args.log_file)
     if args.tcp:

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from modelrouter.classify import classify
 from modelrouter.config import Rules
-from modelrouter.router import plan
+from modelrouter.routing.decide import RouteRequest, decide
+from modelrouter.routing.plan import plan
 from modelrouter.rules import RulesError, find_rules_file, load_rules
 
 
@@ -40,13 +40,14 @@ def run(args: argparse.Namespace) -> int:
     rules = load_or_report(args.rules)
     if rules is None:
         return 2
-    result = classify(
-        rules,
-        args.request,
+    request = RouteRequest(
+        text=args.request,
         language=args.lang,
         path=args.path,
         selection_tokens=args.selection_tokens,
     )
+    result = decide(rules, request).classification
+    assert result is not None  # nothing forces the tier here: it is always classified
     from modelrouter.budget import BudgetGuard
     from modelrouter.health import Health
     from modelrouter.ledger import Ledger

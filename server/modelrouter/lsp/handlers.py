@@ -181,7 +181,7 @@ def register(server: ModelRouterServer) -> None:
 
     @server.command("modelrouter.doctor")
     def doctor(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
-        from modelrouter.router import skip_reason
+        from modelrouter.routing.plan import skip_reason
 
         rules = ls.ensure_rules()
         backends = []

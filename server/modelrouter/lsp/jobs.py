@@ -27,9 +27,20 @@ from modelrouter.backends.base import Message
 from modelrouter.context import ContextError, build_context
 from modelrouter.document import Document
 from modelrouter.engine import AttemptStarted, EngineError, FellBack, Job, Outcome, Progress
+from modelrouter.errors import JobFailed, RoutingError
 from modelrouter.positions import LineIndex, Pos, newline_of, position_at, strip_break
 from modelrouter.provenance import Record
 from modelrouter.redact import hide_values
+from modelrouter.routing.decide import RouteRequest, route
+from modelrouter.routing.escalation import (
+    CheckFailure,
+    Escalation,
+    EscalationPolicy,
+    redo_tier,
+    run_checked,
+)
+from modelrouter.routing.sticky import Prior
+from modelrouter.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from modelrouter.config import Action
@@ -44,15 +55,6 @@ APPLY_SETTLE_S = 2.0
 
 # The job whose snapshots hold marks on documents (released when it ends).
 _JOB: contextvars.ContextVar[str | None] = contextvars.ContextVar("modelrouter_job", default=None)
-
-
-class JobFailed(Exception):
-    """The job ends without an edit; the message says why, for the user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.outcome: Outcome | None = None
-        self.tier: str | None = None
 
 
 @dataclass
@@ -272,45 +274,31 @@ class Jobs:
         if action.needs_instruction and not instruction:
             raise JobFailed(f"{action.title} needs an instruction")
         snap = self._snapshot(uri, args.get("range"))
-        tier, reason = action.tier, f"action {action.id} is set to tier {action.tier}"
-        if tier == "auto":
-            from modelrouter.classify import classify
-            from modelrouter.tokens import estimate_tokens
-
-            selection = snap.text[snap.start : snap.end]
-            c = classify(
-                rules,
-                instruction or selection,
-                language=snap.language_id,
-                path=snap.path,
-                selection_tokens=estimate_tokens(selection),
-            )
-            # The optional LLM-as-router (off unless rules.classifier.llm_router is set)
-            # may re-tier an unsure learned decision.
-            from modelrouter.llm_router import maybe_llm_route
-
-            c = await maybe_llm_route(
-                self.ls.engine,
-                instruction or selection,
-                c,
-                local_only=self._local_only(snap),
-                path=snap.path,
-            )
-            tier, reason = c.tier, c.reason
-        req = Request(action, snap, tier, reason, [])
-        # A follow-up on model-written code keeps that conversation and its model, unless
-        # the new action needs a stronger tier.
+        selection = snap.text[snap.start : snap.end]
+        # A follow-up on model-written code keeps that conversation and, unless the new
+        # action needs a stronger tier, its tier and model.
         prior = self._record_over(snap)
+        follows = prior is not None and bool(prior.transcript) and action.kind == "rewrite"
+        routed = RouteRequest(
+            text=instruction or selection,
+            language=snap.language_id,
+            path=snap.path,
+            workspace=str(self.ls.root) if self.ls.root else None,
+            selection_tokens=estimate_tokens(selection),
+            tier=None if action.tier == "auto" else action.tier,
+            tier_reason=f"action {action.id} is set to tier {action.tier}",
+            follow_up=Prior(prior.tier, prior.backend, prior.model)
+            if follows and prior is not None
+            else None,
+        )
+        try:
+            decision = await route(rules, routed, engine=self.ls.engine)
+        except RoutingError as exc:
+            raise JobFailed(str(exc)) from None
+        req = Request(action, snap, decision.tier, decision.reason, [])
+        req.prefer_backend = decision.prefer_backend
         diagnostics = list(args.get("diagnostics") or [])
-        if prior is not None and prior.transcript and action.kind == "rewrite":
-            if (
-                prior.tier in rules.tiers
-                and tier in rules.tiers
-                and rules.tier_rank(tier) <= rules.tier_rank(prior.tier)
-            ):
-                req.tier = prior.tier
-                req.reason = f"follow-up on code written by {prior.model}; {reason}"
-                req.prefer_backend = prior.backend
+        if follows and prior is not None:
             ctx = self._context(req, diagnostics)
             transcript = [Message(**m) for m in prior.transcript]
             req.messages = prompts.follow_up(transcript, action, ctx, instruction=instruction)
@@ -333,11 +321,10 @@ class Jobs:
         record = self.ls.store.at(uri, (pos.line, pos.character))
         if record is None:
             raise JobFailed("no model-written code here to redo")
-        if record.tier not in rules.tiers:
-            raise JobFailed(f"tier {record.tier!r} is no longer in the rules")
-        upper = rules.next_tier(record.tier)
-        if upper is None:
-            raise JobFailed(f"{record.model} is already on the top tier ({record.tier})")
+        try:
+            upper = redo_tier(rules, record.tier, record.model)
+        except RoutingError as exc:
+            raise JobFailed(str(exc)) from None
         action = rules.actions.get(record.action)
         if action is None:
             raise JobFailed(f"action {record.action!r} is no longer in the rules")
@@ -393,33 +380,35 @@ class Jobs:
     # --- the model call -------------------------------------------------------------------
 
     async def _call(self, req: Request, job_id: str) -> Outcome:
-        outcome = await self._engine_run(req, job_id)
+        job = self._engine_job(req)
         if req.action.kind != "rewrite" or req.escalated is not None:
-            return outcome
+            return await self._engine_run(req, job, job_id)
         rules = self.ls.rules
         assert rules is not None
-        broken = self._broken_python(req, outcome)
-        upper = rules.next_tier(req.tier) if req.tier in rules.tiers else None
-        if (
-            broken
-            and upper is not None
-            and rules.tier_rank(req.tier) == 0
-            and rules.edits.escalate_broken_trivial
-        ):
-            note = (
-                f"{outcome.model}'s answer on tier {req.tier} did not parse ({broken}); "
-                f"re-ran on tier {upper}"
+
+        def syntax(outcome: Outcome) -> CheckFailure | None:
+            broken = self._broken_python(req, outcome)
+            if broken is None:
+                return None
+            return CheckFailure(
+                "syntax", "did not parse", broken, f"the code does not parse ({broken})"
             )
-            log.info(note)
-            req.escalated = note
-            req.messages = prompts.retry(
-                [*req.messages, outcome.as_message()], f"the code does not parse ({broken})"
-            )
-            req.tier, req.prefer_backend = upper, None
-            req.redo_of = outcome.ledger_id
-            req.fallbacks.append(f"{outcome.backend} answered code that did not parse")
-            return await self._engine_run(req, job_id)
-        return outcome
+
+        def escalated(step: Escalation, outcome: Outcome) -> None:
+            log.info(step.note)
+            req.escalated = step.note
+            req.fallbacks.append(f"{outcome.backend} answered code that {step.failure.summary}")
+
+        async def run(job: Job) -> Outcome:
+            # The request follows the job up the tiers (provenance describes the last one).
+            req.tier, req.messages, req.prefer_backend = job.tier, job.messages, job.prefer_backend
+            req.redo_of = job.redo_of
+            return await self._engine_run(req, job, job_id)
+
+        checked = await run_checked(
+            run, job, [syntax], EscalationPolicy(rules), on_escalate=escalated
+        )
+        return checked.outcome
 
     def _broken_python(self, req: Request, outcome: Outcome) -> str | None:
         """Why the edited document stops parsing as Python, when the original parsed."""
@@ -441,14 +430,29 @@ class Jobs:
         )
         return edits.syntax_error(snap.text[:start] + new_code + snap.text[end:], "python")
 
-    async def _engine_run(self, req: Request, job_id: str) -> Outcome:
+    def _engine_job(self, req: Request) -> Job:
+        ls = self.ls
+        return Job(
+            messages=req.messages,
+            tier=req.tier,
+            reason=req.reason,
+            action=req.action.id,
+            workspace=str(ls.root) if ls.root else None,
+            path=req.snapshot.path,
+            local_only=self._local_only(req.snapshot),
+            prefer_backend=req.prefer_backend,
+            source="lsp",
+            redo_of=req.redo_of,
+        )
+
+    async def _engine_run(self, req: Request, job: Job, job_id: str) -> Outcome:
         ls = self.ls
         engine = ls.engine
         running = self.running.get(job_id)
         token = f"modelrouter/{uuid.uuid4().hex[:12]}"
-        plan = engine.plan(req.tier, local_only=self._local_only(req.snapshot))
+        plan = engine.plan(job.tier, local_only=job.local_only)
         first = plan.primary
-        title = f"{req.action.title}: {req.tier} → {first.model if first else '?'}"
+        title = f"{req.action.title}: {job.tier} → {first.model if first else '?'}"
         progress = await self._progress_begin(token, title)
         last_report = 0.0
         fallbacks = req.fallbacks
@@ -478,19 +482,6 @@ class Jobs:
                     token, types.WorkDoneProgressReport(message=message, cancellable=True)
                 )
 
-        local_only = self._local_only(req.snapshot)
-        job = Job(
-            messages=req.messages,
-            tier=req.tier,
-            reason=req.reason,
-            action=req.action.id,
-            workspace=str(ls.root) if ls.root else None,
-            path=req.snapshot.path,
-            local_only=local_only,
-            prefer_backend=req.prefer_backend,
-            source="lsp",
-            redo_of=req.redo_of,
-        )
         end_message = "cancelled"
         try:
             outcome = await engine.run(job, on_event)

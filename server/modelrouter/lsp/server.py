@@ -501,12 +501,3 @@ def _mtime(path: Path) -> float | None:
         return path.stat().st_mtime_ns / 1e9
     except OSError:
         return None
-
-
-def create_server(rules_file: str | None = None, log_file: str | None = None) -> ModelRouterServer:
-    """A server with every feature registered."""
-    from modelrouter.lsp import handlers
-
-    server = ModelRouterServer(rules_file=rules_file, log_file=log_file)
-    handlers.register(server)
-    return server

@@ -1,4 +1,4 @@
-"""The routing decision: a tier becomes an ordered list of backends to try.
+"""The plan: a tier becomes an ordered list of backends to try.
 
 No network: a backend is skipped when its configuration says it cannot work right now
 (missing API key, CLI not on PATH), when `health` reports it cooling down, when `budget`
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from modelrouter.backends import unusable_reason
 from modelrouter.config import BackendConfig, Rules
 
 
@@ -84,7 +85,7 @@ def skip_reason(
     """Why the router would skip `backend` now, or None when it would try it."""
     if local_only and not backend.is_local:
         return "request must stay on this machine (local-only file)"
-    reason = backend.unusable_reason()
+    reason = unusable_reason(backend)
     if reason is None and health is not None:
         reason = health.blocked_reason(backend.name)
     if reason is None and budget is not None:
