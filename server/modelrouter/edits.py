@@ -137,6 +137,24 @@ def syntax_error(code: str, language_id: str) -> str | None:
     return None
 
 
+# How far an edit may outgrow the text it replaces. Trivial-tier actions (a typo, a
+# docstring) rewrite what is there; other rewrites may add much more, but not without end.
+TRIVIAL_GROWTH, TRIVIAL_ALLOWANCE = 4, 2_000
+GROWTH, ALLOWANCE = 40, 40_000
+
+
+def oversized_edit(original: str, new_text: str, *, trivial: bool) -> str | None:
+    """Why replacing `original` by `new_text` is out of proportion for the action, or None."""
+    factor, allowance = (TRIVIAL_GROWTH, TRIVIAL_ALLOWANCE) if trivial else (GROWTH, ALLOWANCE)
+    limit = factor * len(original) + allowance
+    if len(new_text) <= limit:
+        return None
+    return (
+        f"the reply would replace {len(original):,} characters with {len(new_text):,}, "
+        f"more than this action may write there ({limit:,})"
+    )
+
+
 def reindent(
     code: str, original: str, *, line_indent: str | None = None, newline: str = "\n"
 ) -> str:

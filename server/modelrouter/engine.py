@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 # When every backend failed, wait at most this long (seconds) for one that sent a short
 # retry-after, instead of failing the request.
 RETRY_WAIT_LIMIT = 5.0
+# A reply is cut off (and the backend failed) past this many characters per output token
+# the backend is allowed, and never below REPLY_MIN_CHARS: a provider that ignores its
+# token limit cannot fill the memory or hand a 10 MB "fix" to the editor.
+REPLY_CHARS_PER_TOKEN = 16
+REPLY_MIN_CHARS = 256 * 1024
 
 
 @dataclass
@@ -363,6 +368,8 @@ class Engine:
         deadline.set(start + min(cfg.timeouts.first_byte, cfg.timeouts.total), "first byte")
         parts: list[str] = []
         tokens = 0
+        chars = 0
+        limit = max(REPLY_MIN_CHARS, REPLY_CHARS_PER_TOKEN * cfg.max_output_tokens)
         first: float | None = None
         done: StreamDone | None = None
         try:
@@ -372,6 +379,13 @@ class Engine:
                         if first is None:
                             first = loop.time() - start
                             deadline.set(start + cfg.timeouts.total, "total")
+                        chars += len(event.text)
+                        if chars > limit:
+                            raise BackendError(
+                                "stream",
+                                f"{cfg.name}: the reply passed {limit:,} characters "
+                                f"(max_output_tokens is {cfg.max_output_tokens}); stopped",
+                            )
                         parts.append(event.text)
                         tokens += estimate_tokens(event.text)
                         emit(Progress(cfg.name, tokens, event.text))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import NamedTuple
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -72,6 +73,11 @@ def strip_break(line: str) -> str:
 def line_starts(text: str) -> list[int]:
     """Offsets at which each line starts (the first is 0; a text ending in a line break has
     an empty last line starting at `len(text)`)."""
+    if text.count("\r") == text.count("\r\n"):
+        # No lone `\r`: lines start after each `\n`, found at C speed (big files).
+        starts = list(accumulate(map((1).__add__, map(len, text.split("\n"))), initial=0))
+        starts.pop()  # the start after the last line
+        return starts
     return [0, *(m.end() for m in LINE_BREAK.finditer(text))]
 
 

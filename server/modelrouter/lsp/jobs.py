@@ -30,6 +30,7 @@ from modelrouter.engine import AttemptStarted, EngineError, FellBack, Job, Outco
 from modelrouter.errors import JobFailed, RoutingError
 from modelrouter.positions import LineIndex, Pos, newline_of, position_at, strip_break
 from modelrouter.provenance import Record
+from modelrouter.python_syntax import edit_breaks_python
 from modelrouter.redact import hide_values
 from modelrouter.routing.decide import RouteRequest, route
 from modelrouter.routing.escalation import (
@@ -369,6 +370,7 @@ class Jobs:
                 path=edits.relative_posix(Path(snap.path), self.ls.root) if snap.path else None,
                 diagnostics=diagnostics,
                 budget_tokens=max(budget, 256),
+                index=snap.lines,
             )
         except ContextError as exc:
             raise JobFailed(f"{exc} ({plan.primary.name})") from None
@@ -386,8 +388,8 @@ class Jobs:
         rules = self.ls.rules
         assert rules is not None
 
-        def syntax(outcome: Outcome) -> CheckFailure | None:
-            broken = self._broken_python(req, outcome)
+        async def syntax(outcome: Outcome) -> CheckFailure | None:
+            broken = await self._broken_python(req, outcome)
             if broken is None:
                 return None
             return CheckFailure(
@@ -410,16 +412,15 @@ class Jobs:
         )
         return checked.outcome
 
-    def _broken_python(self, req: Request, outcome: Outcome) -> str | None:
-        """Why the edited document stops parsing as Python, when the original parsed."""
+    async def _broken_python(self, req: Request, outcome: Outcome) -> str | None:
+        """Why the edited code stops parsing as Python, when it parsed before (checked on the
+        edited top-level statements, in a worker thread)."""
         snap = req.snapshot
         if snap.language_id != "python":
             return None
         try:
             code = edits.extract_code(outcome.text, snap.language_id)
         except edits.NoUsableCode:
-            return None
-        if edits.syntax_error(snap.text, "python") is not None:
             return None
         start, end = self._widened(snap, code)
         new_code = edits.reindent(
@@ -428,7 +429,7 @@ class Jobs:
             line_indent=edits.indent_before(snap.text, start),
             newline=newline_of(snap.text),
         )
-        return edits.syntax_error(snap.text[:start] + new_code + snap.text[end:], "python")
+        return await edit_breaks_python(snap.text, start, end, new_code, snap.lines)
 
     def _engine_job(self, req: Request) -> Job:
         ls = self.ls
@@ -652,6 +653,11 @@ class Jobs:
         )
         if new_text == original:
             raise JobFailed(f"{outcome.model} returned the code unchanged; nothing to apply")
+        too_big = edits.oversized_edit(original, new_text, trivial=self._trivial(req))
+        if too_big:
+            raise JobFailed(
+                f"{outcome.model}'s answer is out of proportion: {too_big}; nothing was changed"
+            )
         now_text, now_version, start, end = self._current_range(snap)
         enc = _encoding(self.ls)
         lines = LineIndex(now_text)
@@ -675,6 +681,12 @@ class Jobs:
         moved = " (re-anchored after your edits)" if now_version != snap.version else ""
         return {"applied": True, "message": f"applied {req.action.title}{moved}"}
 
+    def _trivial(self, req: Request) -> bool:
+        """Whether the action is on the cheapest tier (its edits stay the size of the code)."""
+        rules = self.ls.rules
+        tier = req.action.tier if req.action.tier != "auto" else req.tier
+        return rules is not None and tier in rules.tiers and rules.tier_rank(tier) == 0
+
     def _widened(self, snap: Snapshot, code: str) -> tuple[int, int]:
         """The range to replace: the whole enclosing function/class when that is what the
         model wrote, else the selection plus any surrounding lines the reply repeats."""
@@ -683,7 +695,7 @@ class Jobs:
         lines = snap.lines
         first = lines.line_of(snap.start)
         last = lines.line_of(max(snap.start, snap.end - 1))
-        found = enclosing_scope(snap.text, first, last, snap.language_id)
+        found = enclosing_scope(snap.text, first, last, snap.language_id, lines)
         if found is not None:
             s_first, s_last, _label = found
             scope = (lines.line_start(s_first), lines.line_start(s_last + 1))
@@ -719,6 +731,11 @@ class Jobs:
             code = edits.extract_code(outcome.text, snap.language_id)
         except edits.NoUsableCode as exc:
             raise JobFailed(f"{exc}; no tests were written") from None
+        too_big = edits.oversized_edit(snap.text[snap.start : snap.end], code, trivial=False)
+        if too_big:
+            raise JobFailed(
+                f"{outcome.model}'s tests are out of proportion: {too_big}; no tests were written"
+            )
         path = self._test_path(snap)
         uri = from_fs_path(str(path)) or path.as_uri()
         open_doc = self.ls.workspace.text_documents.get(uri)
