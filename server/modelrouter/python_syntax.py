@@ -1,10 +1,11 @@
-"""Does an edit break Python syntax? Checked on the edited top-level statements only.
+"""Does an edit break Python syntax? In a big file, checked on the edited statements only.
 
 Parsing a whole 50 MB module twice per answer costs seconds and gigabytes; the edit can only
-break the top-level statements it touches. The check takes the run of top-level statements
-around the edit (lines starting at column 0 bound it), widens it until the original text of
-that run parses on its own (a boundary may sit inside a string or bracket), and parses the
-edited run. It runs in a worker thread: never on the event loop.
+break the top-level statements it touches. Past SCOPED_FROM_CHARS the check takes the run of
+top-level statements around the edit (lines starting at column 0 bound it), widens it until
+the original text of that run parses on its own, and parses the edited run; a verdict stands
+when a run four times wider agrees, since a column-0 line may sit inside brackets or a
+string. Smaller files are parsed whole. It runs in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import re
 
 from modelrouter.positions import LineIndex
 
+# Smaller files are parsed whole (exact, and quick at this size).
+SCOPED_FROM_CHARS = 500_000
 # First characters of lines that cannot begin a top-level statement, and the clauses that
 # continue the statement above them.
 _NOT_TOP_LEVEL = frozenset(" \t\x0c\r\n#)]}")
@@ -34,25 +37,32 @@ def breaks_python(
     """Why replacing `text[start:end]` by `new_code` makes the code stop parsing, or None
     when it still parses or did not parse before (then the edit is not to blame).
     `lines` is `text`'s line index when the caller has one."""
+    if len(text) <= SCOPED_FROM_CHARS:
+        if _syntax_error(text) is not None:
+            return None
+        return _verdict(_syntax_error(text[:start] + new_code + text[end:]), 0)
     index = lines or LineIndex(text)
     reach = 1
-    verdict: str | None = None
-    for _ in range(2):
+    previous: str | bool | None = False  # no verdict yet
+    while True:
         found = _parsing_span(text, start, end, index, reach)
         if found is None:
             return None
         a, b, first_line, reach = found
-        why = _syntax_error(text[a:start] + new_code + text[end:b])
-        if why is None:
-            return None
-        lineno, msg = why
-        verdict = verdict or f"line {lineno + first_line + 1}: {msg}"
-        if a == 0 and b == len(text):
-            break
-        # A column-0 line may sit inside a string that starts further up: the edit is
-        # blamed only when a wider run of statements breaks too.
+        verdict = _verdict(_syntax_error(text[a:start] + new_code + text[end:b]), first_line)
+        # A column-0 line may sit inside brackets or a string opened further up: a verdict
+        # stands when a run of statements four times wider agrees (or it is the whole file).
+        if verdict == previous or (a == 0 and b == len(text)):
+            return verdict
+        previous = verdict
         reach *= 4
-    return verdict
+
+
+def _verdict(why: tuple[int, str] | None, first_line: int) -> str | None:
+    if why is None:
+        return None
+    lineno, msg = why
+    return f"line {lineno + first_line + 1}: {msg}"
 
 
 def _parsing_span(
