@@ -22,3 +22,32 @@ def fake_provider() -> Iterator[FakeProvider]:
         yield provider
     finally:
         provider.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server (the machine's binaries, a temp dir, a loopback port)."""
+    from postgres_support import PostgresServer, unavailable
+
+    why = unavailable()
+    if why:
+        pytest.skip(f"no PostgreSQL: {why}")
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:
+    """The URL of a fresh, empty PostgreSQL database for one test."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_target(request, tmp_path):
+    """Each ledger backend in turn: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.sqlite3")
+    return request.getfixturevalue("pg_url")

@@ -1,4 +1,5 @@
-"""A broken ledger never costs the user a request: it warns and records nothing."""
+"""A broken ledger never costs the user a request: it warns, queues the row, and writes it
+once the database takes it again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 
 import pytest
 from ledger_samples import entry, make_rules
-from modelrouter import ledger as ledger_mod
+from modelrouter import ledger_db, ledger_schema
 from modelrouter.ledger import SCHEMA_VERSION, Ledger, LedgerError
 
 
@@ -28,23 +29,49 @@ def test_corrupt_database_is_not_recorded_with_a_warning(tmp_path, caplog):
         ledger.entries()
 
 
-def test_locked_database_degrades_then_recovers(tmp_path, monkeypatch):
-    monkeypatch.setattr(ledger_mod, "BUSY_TIMEOUT_S", 0.05)
+def test_locked_database_queues_the_row_and_writes_it_when_free(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger_db, "BUSY_TIMEOUT_S", 0.05)
     path = tmp_path / "ledger.sqlite3"
     rules = make_rules()
     ledger = Ledger(path)
-    assert ledger.record(entry(rules, ts=time.time())) == 1
+    assert ledger.record(entry(rules, ts=time.time(), action="first")) == 1
     ledger.close()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        assert ledger.record(entry(rules, ts=time.time())) is None
+        assert ledger.record(entry(rules, ts=time.time(), action="second")) is None
         assert "locked" in ledger.last_error
+        assert ledger.queued == 1
+        assert ledger.record(entry(rules, ts=time.time(), action="third")) is None
+        assert ledger.queued == 2  # behind the first queued row: order is kept
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert ledger.record(entry(rules, ts=time.time())) == 2
-    assert ledger.last_error is None
+    assert ledger.flush(timeout=5)
+    assert ledger.queued == 0 and ledger.last_error is None
+    assert [e.action for e in ledger.entries()] == ["first", "second", "third"]
+    ledger.close()
+
+
+def test_a_full_queue_drops_rows_counts_them_and_reports_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger_db, "BUSY_TIMEOUT_S", 0.05)
+    path = tmp_path / "ledger.sqlite3"
+    rules = make_rules()
+    ledger = Ledger(path, queue_limit=2)
+    ledger.record(entry(rules, ts=time.time()))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        for _ in range(5):
+            assert ledger.record(entry(rules, ts=time.time())) is None
+        assert (ledger.queued, ledger.dropped) == (2, 3)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ledger.flush(timeout=5)
+    assert ledger.count() == 3
+    assert ledger.dropped_since(None) == 3  # `stats` reports them as not recorded
+    ledger.close()
 
 
 def test_database_from_a_newer_version_is_left_alone(tmp_path):
@@ -64,8 +91,7 @@ def test_older_schema_is_migrated_keeping_rows(tmp_path, monkeypatch):
     old.record(entry(make_rules(), ts=time.time(), action="fix-typo"))
     old.close()
     upgrade = "CREATE TABLE notes (request_id INTEGER, text TEXT);"
-    monkeypatch.setattr(ledger_mod, "MIGRATIONS", (*ledger_mod.MIGRATIONS, upgrade))
-    monkeypatch.setattr(ledger_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(ledger_db, "MIGRATIONS", (*ledger_schema.MIGRATIONS, upgrade))
     new = Ledger(path)
     assert [e.action for e in new.entries()] == ["fix-typo"]
     conn = sqlite3.connect(path)

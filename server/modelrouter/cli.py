@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("stats", "usage, spend and savings from the ledger"),
     "report": ("report", "write a self-contained HTML usage report"),
     "train": ("train", "train the learned router"),
+    "keys": ("keys", "create, list and revoke proxy keys"),
 }
 
 

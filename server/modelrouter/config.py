@@ -160,6 +160,7 @@ class Rules:
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     edits: EditSettings = field(default_factory=EditSettings)
+    ledger: str | None = None  # a postgresql:// URL or a SQLite file; None: the default file
     source: str = ""  # the file these rules came from
 
     @property

@@ -62,6 +62,7 @@ class Job:
     # Routing labels for learned routing (the ledger stores the request text only with one):
     tier_override: str | None = None  # the user chose the tier explicitly
     redo_of: int | None = None  # ledger id of the answer this request redoes a tier up
+    key: str | None = None  # name of the proxy key the request came with (budgets, ledger)
 
 
 @dataclass(frozen=True)
@@ -176,8 +177,9 @@ class Engine:
     ) -> None:
         self.rules = rules
         self.ledger = ledger
-        # Cooldowns are shared with other processes (the next `ask`, the LSP server).
-        self.health = health if health is not None else Health.persistent()
+        # Cooldowns are shared with other processes (the next `ask`, the LSP server, other
+        # proxy processes on a PostgreSQL ledger).
+        self.health = health if health is not None else Health.for_ledger(ledger)
         self.budget: Any = None  # object with .blocked_reason(name)
         if ledger is not None:
             from modelrouter.budget import BudgetGuard
@@ -216,8 +218,9 @@ class Engine:
                 else Skip(s.backend, f"not local: {why}")
                 for s in skipped
             ]
+        holds: list[Any] = []  # the answering backend's budget reservation, settled on record
         try:
-            outcome = await self._walk(job, plan, attempts, skipped, emit, started)
+            outcome = await self._walk(job, plan, attempts, skipped, emit, started, holds)
         except EngineError as exc:
             self._record(job, skipped, attempts=attempts, status="failed", error=exc.message)
             raise
@@ -227,7 +230,7 @@ class Engine:
         chain = {name: i for i, name in enumerate(self.rules.tiers.get(job.tier, ()))}
         answered = chain.get(outcome.backend, len(chain))
         outcome.skipped = [s for s in skipped if chain.get(s.backend, len(chain)) < answered]
-        pending = self._record(job, skipped, outcome=outcome)
+        pending = self._record(job, skipped, outcome=outcome, holds=holds)
         outcome.ledger_id = await asyncio.wrap_future(pending) if pending else None
         return outcome
 
@@ -239,6 +242,7 @@ class Engine:
         skipped: list[Skip],
         emit: Callable[[Event], None],
         started: float,
+        holds: list[Any],
         may_wait: bool = True,
     ) -> Outcome:
         candidates = _prefer(plan.candidates, job.prefer_backend)
@@ -255,13 +259,21 @@ class Engine:
             except ContextTooSmall as exc:
                 skipped.append(Skip(cfg.name, str(exc)))
                 continue
+            hold = await self._reserve(job, cfg, messages)
+            if isinstance(hold, str):
+                skipped.append(Skip(cfg.name, hold))
+                continue
             emit(AttemptStarted(cfg.name, cfg.model))
             attempt_start = time.perf_counter()
             # Streamed text shown to the user gets the real values back as it arrives.
             shown = emit if cfg.is_local else _Restoring(emit, redactor)
             try:
                 text, done, first = await self._attempt(cfg, messages, shown)
-            except BackendError as error:
+            except BaseException as error:
+                if hold is not None:
+                    self.budget.release([hold])  # nothing was spent on this backend
+                if not isinstance(error, BackendError):
+                    raise
                 elapsed = time.perf_counter() - attempt_start
                 attempts.append(Attempt(cfg.name, cfg.model, error.kind, str(error), elapsed))
                 cooldown = self.health.record_failure(cfg.name, error)
@@ -277,6 +289,8 @@ class Engine:
                     raise EngineError(message, attempts) from None
                 emit(FellBack(cfg.name, f"{error.kind}: {error}", _next_name(candidates, index)))
                 continue
+            if hold is not None:
+                holds.append(hold)
             elapsed = time.perf_counter() - attempt_start
             attempts.append(Attempt(cfg.name, done.model or cfg.model, "ok", None, elapsed))
             self.health.record_success(cfg.name, done.headers)
@@ -297,8 +311,20 @@ class Engine:
             log.info("%s asked to retry in %.1f s; waiting", cfg.name, seconds)
             await asyncio.sleep(seconds)
             again = Plan(plan.tier, [cfg], [])
-            return await self._walk(job, again, attempts, skipped, emit, started, may_wait=False)
+            return await self._walk(
+                job, again, attempts, skipped, emit, started, holds, may_wait=False
+            )
         raise EngineError(_failure_message(job.tier, attempts, skipped), attempts)
+
+    async def _reserve(self, job: Job, cfg: BackendConfig, messages: list[Message]) -> Any:
+        """Hold this request's estimated maximum cost against `cfg`'s (and the key's)
+        dollar budgets: a Hold, the refusal reason, or None (nothing to hold)."""
+        reserve = getattr(self.budget, "areserve", None)
+        if reserve is None:
+            return None
+        prompt = sum(estimate_tokens(m.content) for m in messages if isinstance(m.content, str))
+        worst = cfg.price.cost(prompt, cfg.max_output_tokens)
+        return await reserve(cfg, worst, key=job.key)
 
     def _short_wait(
         self, candidates: list[BackendConfig], attempts: list[Attempt]
@@ -448,6 +474,7 @@ class Engine:
         attempts: list[Attempt] | None = None,
         status: str | None = None,
         error: str | None = None,
+        holds: list[Any] | None = None,
     ) -> concurrent.futures.Future[int | None] | None:
         """Queue the request for the ledger's writer thread (never blocks, never raises).
 
@@ -467,6 +494,7 @@ class Engine:
             chain=self.rules.tiers.get(job.tier, ()),
             keys=self.api_keys(),
         )
+        entry.reservations = [h.id for h in holds or ()]
         return self.ledger.submit(entry)
 
 

@@ -20,6 +20,7 @@ the package defines an exception class.
     │                               whether the next backend of the tier is tried
     ├── EngineError                 no backend of the tier could answer (.attempts)
     ├── LedgerError                 the usage ledger cannot be read or written
+    │   └── ProxyKeyError           a proxy key cannot be created or revoked as asked
     └── JobFailed                   an editor action ends without an edit (.outcome, .tier)
 
 `BackendError` is the only one raised below the engine; `backends/http.py` is the one place
@@ -131,7 +132,11 @@ class EngineError(ModelRouterError):
 
 
 class LedgerError(ModelRouterError):
-    """The ledger cannot be read (locked, corrupt, written by a newer version)."""
+    """The ledger cannot be read or written (locked, corrupt, unreachable, too new)."""
+
+
+class ProxyKeyError(LedgerError):
+    """A proxy key operation that cannot be done (bad name, duplicate, unknown key)."""
 
 
 class JobFailed(ModelRouterError):

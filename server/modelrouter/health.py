@@ -11,6 +11,11 @@ server — skip a backend another one cooled down. In memory times are monotonic
 holds wall-clock times. The file is read once at start and again (at most once a second)
 when it changed; it is written, atomically, when a cooldown starts or a breaker closes. A
 file that cannot be read or written costs one warning and leaves the cooldowns in memory.
+
+With a PostgreSQL ledger (`Health.for_ledger`) the cooldowns are shared through its
+`cooldowns` table instead, so every proxy process on every host sees a cooldown another one
+started within `SharedCooldowns.POLL_S` seconds: a background thread reads the table, writes
+go through the ledger's operations thread, and routing never waits on the database.
 """
 
 from __future__ import annotations
@@ -20,13 +25,19 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelrouter.ledger import Ledger
 
 from modelrouter.backends.base import BackendError
+from modelrouter.errors import LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +77,7 @@ class Health:
         *,
         path: Path | None = None,
         wall: Callable[[], float] = time.time,
+        shared: SharedCooldowns | None = None,
     ) -> None:
         self._clock = clock
         self._wall = wall
@@ -74,6 +86,8 @@ class Health:
         self._mtime: int | None = None  # st_mtime_ns of the file as last read or written
         self._checked = 0.0  # clock() at the last look at the file
         self._warned = False
+        self._shared = shared
+        self._shared_seen = -1  # the shared snapshot generation last taken
         if path is not None:
             self._checked = clock()
             self._load()
@@ -85,6 +99,15 @@ class Health:
 
         return cls(path=data_dir() / HEALTH_FILE)
 
+    @classmethod
+    def for_ledger(cls, ledger: Ledger | None) -> Health:
+        """Cooldowns shared through a PostgreSQL ledger's database, else `persistent()`."""
+        if ledger is not None and ledger.kind == "postgresql":
+            shared = SharedCooldowns(ledger)
+            shared.prime()  # one read now, so the first plan sees the others' cooldowns
+            return cls(shared=shared)
+        return cls.persistent()
+
     @property
     def path(self) -> Path | None:
         """The file cooldowns are shared through, or None (in memory only)."""
@@ -93,8 +116,15 @@ class Health:
     def refresh(self) -> None:
         """Pick up cooldowns other processes wrote since the last look (at most once a second).
 
-        Cheap: a clock read, and a `stat` when a second has passed. Never raises.
+        Cheap: a clock read, and a `stat` when a second has passed (with a database: a
+        look at the last snapshot its reader thread took). Never raises.
         """
+        if self._shared is not None:
+            generation, found = self._shared.snapshot()
+            if generation != self._shared_seen:
+                self._shared_seen = generation
+                self._adopt(self._to_states(found))
+            return
         if self._path is None:
             return
         now = self._clock()
@@ -214,6 +244,10 @@ class Health:
         if not isinstance(raw, dict):
             self._warn("ignored", ValueError("not a JSON object"))
             return None
+        return self._to_states(raw)
+
+    def _to_states(self, raw: dict) -> dict[str, _State]:
+        """Live cooldowns (monotonic) from {name: {until (wall), reason, failures}}."""
         states: dict[str, _State] = {}
         offset = self._clock() - self._wall()
         wall_now = self._wall()
@@ -231,8 +265,10 @@ class Health:
     def _load(self) -> None:
         """Take the live cooldowns from the file."""
         found = self._read()
-        if found is None:
-            return
+        if found is not None:
+            self._adopt(found)
+
+    def _adopt(self, found: dict[str, _State]) -> None:
         # The file is the shared truth for live cooldowns: one missing from it was ended
         # by a success elsewhere. Expired ones stay in memory for their failure count.
         now = self._clock()
@@ -243,6 +279,15 @@ class Health:
 
     def _save(self, *names: str) -> None:
         """Write this process's state for `names` into the file, keeping other backends'."""
+        if self._shared is not None:
+            offset = self._wall() - self._clock()
+            for name in names:
+                state = self._states.get(name)
+                if state is None:
+                    self._shared.put(name, None)
+                else:
+                    self._shared.put(name, (state.until + offset, state.reason, state.failures))
+            return
         if self._path is None:
             return
         current = self._read()
@@ -293,6 +338,93 @@ class Health:
                 what,
                 exc,
             )
+
+
+class SharedCooldowns:
+    """Cooldowns in a ledger database's `cooldowns` table, read by a background thread.
+
+    `snapshot()` and `put()` never block: the thread re-reads the table every POLL_S
+    seconds while cooldowns are being asked for (it stops after IDLE_S without a question),
+    and writes run in the ledger's operations thread. A database that is away leaves the
+    last snapshot and this process's own cooldowns in place.
+    """
+
+    POLL_S = 0.5
+    IDLE_S = 30.0
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._found: dict[str, dict] = {}
+        self._asked = time.monotonic()
+        self._thread: threading.Thread | None = None
+
+    def snapshot(self) -> tuple[int, dict[str, dict]]:
+        """(generation, {backend: {until, reason, failures}}) as last read."""
+        self._asked = time.monotonic()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._poll, name="modelrouter-cooldowns", daemon=True
+                )
+                self._thread.start()
+            return self._generation, self._found
+
+    def prime(self) -> None:
+        """Read the table once in the caller's thread (a database that is away: skipped)."""
+        try:
+            found = self.read_now()
+        except LedgerError as exc:
+            log.warning("shared cooldowns not read from %s: %s", self.ledger.location, exc)
+            return
+        with self._lock:
+            self._found, self._generation = found, self._generation + 1
+
+    def put(self, backend: str, state: tuple[float, str, int] | None) -> None:
+        """Store (until as wall time, reason, failures) for `backend`, or end its cooldown."""
+        self.ledger.call(self._write, backend, state)
+
+    def read_now(self) -> dict[str, dict]:
+        """The table's live cooldowns, read in the caller's thread (blocks)."""
+        rows = self.ledger.query(
+            "SELECT backend, until, reason, failures FROM cooldowns WHERE until > ?",
+            (time.time(),),
+        )
+        return {
+            r["backend"]: {"until": r["until"], "reason": r["reason"], "failures": r["failures"]}
+            for r in rows
+        }
+
+    def _poll(self) -> None:
+        while time.monotonic() - self._asked < self.IDLE_S:
+            try:
+                found = self.read_now()
+            except LedgerError as exc:
+                log.debug("shared cooldowns not read: %s", exc)
+            else:
+                with self._lock:
+                    if found != self._found:
+                        self._found = found
+                        self._generation += 1
+            time.sleep(self.POLL_S)
+
+    def _write(self, backend: str, state: tuple[float, str, int] | None) -> None:
+        try:
+            with self.ledger.transaction() as conn:
+                if state is None:
+                    conn.run("DELETE FROM cooldowns WHERE backend = ?", (backend,))
+                else:
+                    until, reason, failures = state
+                    conn.run(
+                        "INSERT INTO cooldowns (backend, until, reason, failures, updated)"
+                        " VALUES (?,?,?,?,?) ON CONFLICT (backend) DO UPDATE SET"
+                        " until = excluded.until, reason = excluded.reason,"
+                        " failures = excluded.failures, updated = excluded.updated",
+                        (backend, until, reason, failures, time.time()),
+                    )
+        except LedgerError as exc:
+            log.debug("shared cooldown for %s not written: %s", backend, exc)
 
 
 def _short_reason(error: BackendError) -> str:

@@ -1,12 +1,20 @@
-"""The ledger: every request, what answered it, what it cost and what it saved, in SQLite.
+"""The ledger: every request, what answered it, what it cost and what it saved.
 
-One database file per user (``$MODELROUTER_DATA_DIR`` or platformdirs' user data dir), shared
-by the language server and every ``modelrouter`` command running at the same time: WAL mode,
-a busy timeout and ``BEGIN IMMEDIATE`` write transactions make concurrent writers safe.
+A SQLite file per user by default (``ledger.sqlite3`` in ``$MODELROUTER_DATA_DIR`` or
+platformdirs' user data dir), shared by the language server and every ``modelrouter``
+command running at the same time; or, for a team, a PostgreSQL database shared by every
+process on every host (``ledger: postgresql://...`` in the rules, or
+``$MODELROUTER_LEDGER_URL``). The same schema and migrations serve both (`ledger_db`,
+`ledger_schema`).
 
-Recording is best effort by design. A locked, corrupt or too-new database turns into a
-warning and "not recorded" — never into an exception that would cost the user an edit.
-Reading (``modelrouter stats``/``report``) raises :class:`LedgerError` with a clear message.
+Recording never costs the user an answer. Rows are written in a writer thread; when the
+database cannot take one (connection lost, file locked, server restarting) it waits in a
+bounded in-memory queue and is written, in order, once the database is back — retried every
+`RETRY_S` seconds. Past `QUEUE_LIMIT` rows the newest are dropped, counted, logged, and the
+count is written to the `dropped` table when the database is back so `stats` reports it. A
+row carries its own `uid`, so one written twice (a commit whose reply was lost) is stored
+once. Reading (``modelrouter stats``/``report``) raises :class:`LedgerError` with a clear
+message.
 
 Privacy: the request text is not stored, except for requests that carry a routing label —
 an explicit tier override or a "redo with a stronger model" — whose text is what
@@ -16,78 +24,47 @@ an explicit tier override or a "redo with a stronger model" — whose text is wh
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
-import sqlite3
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelrouter.errors import LedgerError
+from modelrouter.ledger_db import (
+    Connection,
+    Database,
+    Row,
+    SQLiteDatabase,
+    is_url,
+    open_database,
+)
+from modelrouter.ledger_schema import schema_version
 from modelrouter.paths import data_dir
 
 if TYPE_CHECKING:  # the engine imports this module; these are for annotations only
+    from modelrouter.config import Rules
     from modelrouter.engine import Attempt, Job, Outcome
     from modelrouter.routing.plan import Skip
 
 log = logging.getLogger(__name__)
 
 LEDGER_FILENAME = "ledger.sqlite3"
-BUSY_TIMEOUT_S = 5.0
+LEDGER_URL_ENV = "MODELROUTER_LEDGER_URL"
 PROMPT_MAX_CHARS = 8000  # label texts are instructions, not whole files
+QUEUE_LIMIT = 10_000  # rows held in memory while the database is unreachable
+RETRY_S = 1.0  # how often a queued row is retried
+SCHEMA_VERSION = schema_version()
 
-# Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a released
-# entry: append a new one.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE requests (
-        id INTEGER PRIMARY KEY,
-        ts REAL NOT NULL,                 -- unix time the request finished
-        source TEXT NOT NULL,             -- lsp | ask
-        workspace TEXT,
-        action TEXT,
-        tier TEXT NOT NULL,
-        reason TEXT NOT NULL DEFAULT '',
-        status TEXT NOT NULL,             -- ok | failed | cancelled
-        backend TEXT,                     -- the backend that answered
-        model TEXT,
-        input_tokens INTEGER NOT NULL DEFAULT 0,
-        output_tokens INTEGER NOT NULL DEFAULT 0,
-        tokens_estimated INTEGER NOT NULL DEFAULT 0,
-        cost_usd REAL NOT NULL DEFAULT 0,
-        top_tier_cost_usd REAL NOT NULL DEFAULT 0,
-        latency_s REAL,
-        first_token_s REAL,
-        fallback INTEGER NOT NULL DEFAULT 0,
-        redactions INTEGER NOT NULL DEFAULT 0,
-        error TEXT,
-        tier_override TEXT,               -- label: the tier the user asked for explicitly
-        redo_of INTEGER,                  -- label: the entry this request redid one tier up
-        prompt TEXT                       -- stored only for labelled requests
-    );
-    CREATE INDEX requests_ts ON requests(ts);
-    CREATE INDEX requests_backend_ts ON requests(backend, ts);
-    CREATE TABLE attempts (
-        id INTEGER PRIMARY KEY,
-        request_id INTEGER NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
-        seq INTEGER NOT NULL,
-        ts REAL NOT NULL,
-        backend TEXT NOT NULL,
-        model TEXT NOT NULL DEFAULT '',
-        outcome TEXT NOT NULL,            -- ok | skipped | an error kind
-        error TEXT,
-        elapsed_s REAL NOT NULL DEFAULT 0
-    );
-    CREATE INDEX attempts_request ON attempts(request_id);
-    CREATE INDEX attempts_backend_ts ON attempts(backend, ts);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
+T = TypeVar("T")
 
 
 @dataclass
@@ -127,8 +104,12 @@ class RequestRecord:
     tier_override: str | None = None
     redo_of: int | None = None
     prompt: str | None = None
+    key: str | None = None  # the proxy key's name the request came in with
     ts: float = field(default_factory=time.time)
     id: int | None = None
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)  # written at most once
+    # Budget reservations this request held; recording it gives them back (not stored).
+    reservations: list[int] = field(default_factory=list)
 
     @property
     def saved_usd(self) -> float:
@@ -161,6 +142,7 @@ class RequestRecord:
             "error": self.error,
             "tier_override": self.tier_override,
             "redo_of": self.redo_of,
+            "key": self.key,
             "attempts": [
                 {
                     "backend": a.backend,
@@ -175,18 +157,38 @@ class RequestRecord:
 
 
 def default_path() -> Path:
-    """The ledger database file."""
+    """The default ledger: a SQLite file in the data directory."""
     return data_dir() / LEDGER_FILENAME
 
 
-def read_entries(path: str | os.PathLike[str], since: float | None = None) -> list[RequestRecord]:
-    """Entries since `since` in the ledger at `path`, oldest first; raises LedgerError.
+def ledger_target(rules: Rules | None = None, explicit: str | None = None) -> str | Path:
+    """Which ledger to use: `explicit` (a --ledger argument), then $MODELROUTER_LEDGER_URL,
+    then the rules' `ledger:`, then the default SQLite file."""
+    for candidate in (explicit, os.environ.get(LEDGER_URL_ENV)):
+        if candidate:
+            return candidate if is_url(candidate) else Path(candidate).expanduser()
+    if rules is not None and rules.ledger:
+        if is_url(rules.ledger):
+            return rules.ledger
+        path = Path(rules.ledger).expanduser()
+        # A relative path in a rules file means next to that file, not the current directory.
+        return path if path.is_absolute() or not rules.source else Path(rules.source).parent / path
+    return default_path()
 
-    Reading must not create the database: a fresh install simply has no requests.
+
+def open_ledger(rules: Rules | None = None, explicit: str | None = None) -> Ledger:
+    """The ledger the rules and environment select (see `ledger_target`)."""
+    return Ledger(ledger_target(rules, explicit))
+
+
+def read_entries(target: str | os.PathLike[str], since: float | None = None) -> list[RequestRecord]:
+    """Entries since `since` in the ledger at `target`, oldest first; raises LedgerError.
+
+    Reading must not create a SQLite file: a fresh install simply has no requests.
     """
-    ledger = Ledger(path)
+    ledger = Ledger(target)
     try:
-        return ledger.entries(since=since) if ledger.path.exists() else []
+        return ledger.entries(since=since) if ledger.exists() else []
     finally:
         ledger.close()
 
@@ -244,6 +246,7 @@ def build_entry(
         tier_override=job.tier_override,
         redo_of=job.redo_of,
         prompt=prompt[:PROMPT_MAX_CHARS] if prompt else None,
+        key=job.key,
     )
     if outcome is None:
         entry.status = status
@@ -275,91 +278,107 @@ def _first_user_text(job: Job) -> str | None:
 
 # -- the ledger -------------------------------------------------------------------------------
 
+_INSERT_REQUEST = (
+    "INSERT INTO requests (ts, source, workspace, action, tier, reason, status,"
+    " backend, model, input_tokens, output_tokens, tokens_estimated, cost_usd,"
+    " top_tier_cost_usd, latency_s, first_token_s, fallback, redactions, error,"
+    " tier_override, redo_of, prompt, uid, key_name)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (uid) DO NOTHING"
+)
+
 
 class Ledger:
-    """The SQLite ledger. Thread-safe; one writer and one reader connection, opened lazily."""
+    """The ledger at a SQLite path or a PostgreSQL URL. Thread-safe.
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_path()
+    Connections open lazily: one for the writer thread, one for reads, one for the short
+    transactions of budgets, keys and cooldowns (`transaction()`, run in `call()`'s thread).
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | None = None,
+        *,
+        queue_limit: int | None = None,
+    ) -> None:
+        self.db: Database = open_database(target if target is not None else default_path())
+        # The SQLite file, or None for a PostgreSQL ledger.
+        self.path: Path | None = self.db.path if isinstance(self.db, SQLiteDatabase) else None
+        self.queue_limit = QUEUE_LIMIT if queue_limit is None else queue_limit
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
-        self._writer: sqlite3.Connection | None = None
-        self._reader: sqlite3.Connection | None = None
+        self._ops_lock = threading.Lock()
+        self._writer: Connection | None = None
+        self._reader: Connection | None = None
+        self._ops: Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._ops_executor: ThreadPoolExecutor | None = None
+        self._ops_down_until = 0.0  # monotonic: the operations connection failed just now
         self._listeners: list[Callable[[RequestRecord], None]] = []
         self._warned: set[str] = set()
-        self.last_error: str | None = None  # why the last record() was not stored
+        self._queue: collections.deque[RequestRecord] = collections.deque()
+        self._retry_at = 0.0  # no retry of the queue before this (monotonic)
+        self._retrier: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._dropped = 0  # rows dropped past the queue bound, not yet reported to the db
+        self._dropped_since: float | None = None
+        self._dropped_total = 0
+        self.last_error: str | None = None  # why the last row was not stored at once
+        self.last_ops_error: str | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the ledger is, for messages (a URL's password masked)."""
+        return str(self.db)
+
+    @property
+    def kind(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self.db.kind
+
+    def exists(self) -> bool:
+        """Whether there is anything to read (a SQLite ledger not created yet: no)."""
+        return self.db.exists()
 
     # connections
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.path,
-            timeout=BUSY_TIMEOUT_S,
-            isolation_level=None,  # explicit BEGIN IMMEDIATE below
-            check_same_thread=False,  # guarded by our locks; writes run in worker threads
-        )
+    def _connect(self) -> Connection:
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            # WAL + NORMAL: a commit is a write to the WAL, fsync only at checkpoints.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(conn)
-        except BaseException:
-            conn.close()
+            return self.db.connect()
+        except LedgerError:
             raise
-        return conn
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise LedgerError(
-                f"{self.path} has schema version {version}, newer than this ModelRouter "
-                f"understands ({SCHEMA_VERSION}); upgrade ModelRouter to use it"
-            )
-        if version == SCHEMA_VERSION:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Re-read inside the write lock: another process may have migrated meanwhile.
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            for number in range(version, SCHEMA_VERSION):
-                for statement in _statements(MIGRATIONS[number]):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-    def _writer_conn(self) -> sqlite3.Connection:
-        if self._writer is None:
-            self._writer = self._connect()
-        return self._writer
-
-    def _reader_conn(self) -> sqlite3.Connection:
-        if self._reader is None:
-            self._reader = self._connect()
-            self._reader.row_factory = sqlite3.Row
-        return self._reader
+        except self.db.errors as exc:
+            raise LedgerError(self.db.describe(exc)) from exc
 
     def close(self) -> None:
-        """Finish pending writes and close the connections (they reopen on next use)."""
+        """Finish pending writes, try the queue once more, and close the connections.
+
+        Rows still queued (the database is down) are reported as lost in the log.
+        """
+        self._closed.set()
         with self._write_lock:
             executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True)
+            ops, self._ops_executor = self._ops_executor, None
+        for pool in (executor, ops):
+            if pool is not None:
+                pool.shutdown(wait=True)
         with self._write_lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+            if self._queue:
+                self._retry_at = 0.0
+                self._drain()
+            if self._queue or self._dropped:
+                log.error(
+                    "ledger %s unreachable at exit: %d request(s) not recorded (%s)",
+                    self.location,
+                    len(self._queue) + self._dropped,
+                    self.last_error,
+                )
+            self._writer = _closed(self._writer)
         with self._read_lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+            self._reader = _closed(self._reader)
+        with self._ops_lock:
+            self._ops = _closed(self._ops)
+        self._closed.clear()  # a closed ledger reopens on next use
 
     # writing
 
@@ -367,18 +386,30 @@ class Ledger:
         """Call `listener(entry)` after every record(), stored or not (budgets count it)."""
         self._listeners.append(listener)
 
+    @property
+    def queued(self) -> int:
+        """Rows waiting for the database to come back."""
+        return len(self._queue)
+
+    @property
+    def dropped(self) -> int:
+        """Rows this process dropped because the queue was full (never silently)."""
+        return self._dropped_total
+
     def record(self, entry: RequestRecord) -> int | None:
-        """Store `entry` and return its id; on any database problem warn and return None."""
+        """Store `entry` and return its id; when the database cannot take it now, queue it
+        (see the module docstring) and return None. Never raises."""
         entry_id: int | None = None
-        try:
-            with self._write_lock:
-                entry_id = self._insert(self._writer_conn(), entry)
-            entry.id = entry_id
-            self.last_error = None
-        except (sqlite3.Error, LedgerError, OSError) as exc:
-            self._drop_writer()
-            self.last_error = _describe(exc, self.path)
-            self._warn(self.last_error)
+        with self._write_lock:
+            self._drain()
+            if self._queue:
+                self._enqueue(entry)  # keep the order: older rows first
+            else:
+                try:
+                    entry_id = self._store(entry)
+                except LedgerError as exc:
+                    self._failed(exc)
+                    self._enqueue(entry)
         for listener in self._listeners:
             try:
                 listener(entry)
@@ -389,7 +420,7 @@ class Ledger:
     def submit(self, entry: RequestRecord) -> Future[int | None]:
         """Record `entry` in the ledger's writer thread and return at once.
 
-        The future's result is the entry id (None when not recorded); it never raises.
+        The future's result is the entry id (None when queued); it never raises.
         Writes keep their order, and pending ones finish before the interpreter exits.
         """
         with self._write_lock:
@@ -402,92 +433,229 @@ class Ledger:
         """`record()` off the event loop: a busy database never stalls the editor."""
         return await asyncio.wrap_future(self.submit(entry))
 
-    def _insert(self, conn: sqlite3.Connection, e: RequestRecord) -> int:
-        conn.execute("BEGIN IMMEDIATE")
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait for pending writes and retry the queue until it is empty or `timeout` passes.
+
+        True when every row is in the database.
+        """
+        with self._write_lock:
+            executor = self._executor
+        if executor is not None:
+            executor.submit(lambda: None).result(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._write_lock:
+                self._retry_at = 0.0
+                self._drain()
+                if not self._queue and not self._dropped:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(RETRY_S / 4, max(0.0, deadline - time.monotonic())))
+
+    def _store(self, e: RequestRecord) -> int:
+        """Insert one request with its attempts and settle its reservations (caller holds
+        the write lock); raises LedgerError."""
         try:
-            cur = conn.execute(
-                "INSERT INTO requests (ts, source, workspace, action, tier, reason, status,"
-                " backend, model, input_tokens, output_tokens, tokens_estimated, cost_usd,"
-                " top_tier_cost_usd, latency_s, first_token_s, fallback, redactions, error,"
-                " tier_override, redo_of, prompt)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    e.ts,
-                    e.source,
-                    e.workspace,
-                    e.action,
-                    e.tier,
-                    e.reason,
-                    e.status,
-                    e.backend,
-                    e.model,
-                    e.input_tokens,
-                    e.output_tokens,
-                    int(e.tokens_estimated),
-                    e.cost_usd,
-                    e.top_tier_cost_usd,
-                    e.latency_s,
-                    e.first_token_s,
-                    int(e.fallback),
-                    e.redactions,
-                    e.error,
-                    e.tier_override,
-                    e.redo_of,
-                    e.prompt if (e.tier_override or e.redo_of) else None,
-                ),
-            )
-            request_id = int(cur.lastrowid or 0)
-            conn.executemany(
-                "INSERT INTO attempts (request_id, seq, ts, backend, model, outcome, error,"
-                " elapsed_s) VALUES (?,?,?,?,?,?,?,?)",
-                [
-                    (request_id, i, e.ts, a.backend, a.model, a.outcome, a.error, a.elapsed_s)
-                    for i, a in enumerate(e.attempts)
-                ],
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            if self._writer is None:
+                self._writer = self._connect()
+            conn = self._writer
+            with conn.write():
+                request_id = conn.insert(_INSERT_REQUEST, _request_params(e))
+                if request_id is None:  # stored already: its first write went through
+                    row = conn.one("SELECT id FROM requests WHERE uid = ?", (e.uid,))
+                    request_id = int(row["id"])
+                else:
+                    conn.many(
+                        "INSERT INTO attempts (request_id, seq, ts, backend, model, outcome,"
+                        " error, elapsed_s) VALUES (?,?,?,?,?,?,?,?)",
+                        [
+                            (
+                                request_id,
+                                i,
+                                e.ts,
+                                a.backend,
+                                a.model,
+                                a.outcome,
+                                a.error,
+                                a.elapsed_s,
+                            )
+                            for i, a in enumerate(e.attempts)
+                        ],
+                    )
+                if e.reservations:
+                    # The real cost is in the row now: the hold goes in the same commit.
+                    marks = ",".join("?" * len(e.reservations))
+                    conn.run(f"DELETE FROM reservations WHERE id IN ({marks})", e.reservations)
+        except LedgerError:
+            self._writer = _closed(self._writer)
             raise
+        except self.db.errors as exc:
+            if self.db.lost(exc):
+                self._writer = _closed(self._writer)
+            raise LedgerError(self.db.describe(exc)) from exc
+        e.id = request_id
+        self.last_error = None
         return request_id
 
-    def _drop_writer(self) -> None:
-        # Reopen on the next record(): the file may have been replaced or unlocked by then.
-        with self._write_lock:
-            if self._writer is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._writer.close()
-                self._writer = None
+    def _failed(self, exc: LedgerError) -> None:
+        self.last_error = str(exc)
+        self._retry_at = time.monotonic() + RETRY_S
+        self._warn(self.last_error)
+
+    def _enqueue(self, entry: RequestRecord) -> None:
+        if len(self._queue) >= self.queue_limit:
+            if not self._dropped:
+                self._dropped_since = entry.ts
+            self._dropped += 1
+            self._dropped_total += 1
+            if self._dropped_total == 1 or self._dropped_total % 1000 == 0:
+                log.error(
+                    "ledger %s unreachable and its queue is full (%d rows): %d request(s) "
+                    "dropped so far; they will be reported as not recorded",
+                    self.location,
+                    self.queue_limit,
+                    self._dropped_total,
+                )
+        else:
+            self._queue.append(entry)
+        self._start_retrier()
+
+    def _drain(self) -> None:
+        """Write queued rows, oldest first, while the database takes them (caller holds the
+        write lock). Only one try per RETRY_S after a failure."""
+        if (not self._queue and not self._dropped) or time.monotonic() < self._retry_at:
+            return
+        while self._queue:
+            try:
+                self._store(self._queue[0])
+            except LedgerError as exc:
+                self._failed(exc)
+                return
+            self._queue.popleft()
+        if self._dropped:
+            try:
+                self._report_dropped()
+            except LedgerError as exc:
+                self._failed(exc)
+                return
+        log.warning("ledger %s is back: every queued request is recorded", self.location)
+
+    def _report_dropped(self) -> None:
+        assert self._writer is not None
+        try:
+            with self._writer.write() as conn:
+                conn.run(
+                    "INSERT INTO dropped (ts, host, pid, rows_dropped, first_ts)"
+                    " VALUES (?,?,?,?,?)",
+                    (
+                        time.time(),
+                        socket.gethostname(),
+                        os.getpid(),
+                        self._dropped,
+                        self._dropped_since,
+                    ),
+                )
+        except self.db.errors as exc:
+            self._writer = _closed(self._writer)
+            raise LedgerError(self.db.describe(exc)) from exc
+        self._dropped, self._dropped_since = 0, None
+
+    def _start_retrier(self) -> None:
+        # A thread retries the queue while it is not empty, so rows arrive even when no
+        # new request comes to trigger a write.
+        if self._retrier is not None and self._retrier.is_alive():
+            return
+        self._retrier = threading.Thread(
+            target=self._retry_loop, name="modelrouter-ledger-retry", daemon=True
+        )
+        self._retrier.start()
+
+    def _retry_loop(self) -> None:
+        while not self._closed.wait(RETRY_S):
+            with self._write_lock:
+                self._drain()
+                if not self._queue and not self._dropped:
+                    return
 
     def _warn(self, message: str) -> None:
         if message not in self._warned:  # once per distinct problem, not on every request
             self._warned.add(message)
-            log.warning("request not recorded in the ledger: %s", message)
+            log.warning("request not recorded in the ledger yet (queued): %s", message)
+
+    # short transactions for budgets, keys and cooldowns
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction on the ledger's operations connection; blocks, so run it in
+        `call()` (or a CLI). Database errors surface as LedgerError."""
+        with self._ops_lock:
+            if self._ops is None and time.monotonic() < self._ops_down_until:
+                # Down a moment ago: answer at once rather than wait on another connect.
+                raise LedgerError(self.last_ops_error or f"{self.location} unreachable")
+            fresh = self._ops is None
+            try:
+                if self._ops is None:
+                    self._ops = self._connect()
+                with self._ops.write() as conn:
+                    yield conn
+            except LedgerError as exc:
+                self._ops_lost(str(exc), fresh)
+                raise
+            except self.db.errors as exc:
+                message = self.db.describe(exc)
+                if self.db.lost(exc):
+                    self._ops_lost(message, fresh)
+                raise LedgerError(message) from exc
+
+    def _ops_lost(self, message: str, fresh: bool) -> None:
+        # A connection that worked before may just be stale (the server restarted): the
+        # next transaction reconnects at once. One that could not be opened waits RETRY_S.
+        self._ops = _closed(self._ops)
+        if fresh:
+            self._ops_down_until = time.monotonic() + RETRY_S
+        self.last_ops_error = message
+
+    def call(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run `fn(*args)` in the ledger's operations thread (one at a time, in order)."""
+        with self._write_lock:
+            if self._ops_executor is None:
+                self._ops_executor = ThreadPoolExecutor(
+                    1, thread_name_prefix="modelrouter-ledger-ops"
+                )
+            pool = self._ops_executor
+        return pool.submit(fn, *args)
 
     # reading
 
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        """The reader connection, held under its lock; a database error drops it (the next
-        read reopens) and surfaces as a LedgerError."""
-        try:
-            with self._read_lock:
-                yield self._reader_conn()
-        except (sqlite3.Error, OSError) as exc:
-            self._reset_reader()
-            raise LedgerError(_describe(exc, self.path)) from exc
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        """`fn(reader connection)` under the read lock. A connection lost since its last use
+        (the server restarted) is replaced once; other database errors drop it (the next
+        read reopens) and surface as a LedgerError."""
+        with self._read_lock:
+            for attempt in (1, 2):
+                fresh = self._reader is None
+                try:
+                    if self._reader is None:
+                        self._reader = self._connect()
+                    return fn(self._reader)
+                except LedgerError:
+                    self._reader = _closed(self._reader)
+                    raise
+                except self.db.errors as exc:
+                    self._reader = _closed(self._reader)
+                    if fresh or attempt == 2 or not self.db.lost(exc):
+                        raise LedgerError(self.db.describe(exc)) from exc
+        raise AssertionError("unreachable")
 
-    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._reading() as conn:
-            return conn.execute(sql, tuple(params)).fetchall()
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """Rows of one read query (SQLite's `?` placeholders on either database)."""
+        values = tuple(params)
+        return self._read(lambda conn: conn.rows(sql, values))
 
     def _reset_reader(self) -> None:
         with self._read_lock:
-            if self._reader is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._reader.close()
-                self._reader = None
+            self._reader = _closed(self._reader)
 
     def entries(
         self, since: float | None = None, until: float | None = None
@@ -495,26 +663,32 @@ class Ledger:
         """Entries with `since <= ts < until`, oldest first, attempts included."""
         lo = since if since is not None else float("-inf")
         hi = until if until is not None else float("inf")
-        rows = self._query(
-            "SELECT * FROM requests WHERE ts >= ? AND ts < ? ORDER BY ts, id", (lo, hi)
-        )
-        attempts: dict[int, list[AttemptRecord]] = {}
-        if rows:
-            for a in self._query(
-                "SELECT a.request_id, a.backend, a.model, a.outcome, a.error, a.elapsed_s"
-                " FROM attempts a JOIN requests r ON r.id = a.request_id"
-                " WHERE r.ts >= ? AND r.ts < ? ORDER BY a.request_id, a.seq",
-                (lo, hi),
-            ):
-                attempts.setdefault(a["request_id"], []).append(_attempt(a))
+
+        def read(conn: Connection) -> tuple[list[Row], dict[int, list[AttemptRecord]]]:
+            with conn.snapshot():
+                rows = conn.rows(
+                    "SELECT * FROM requests WHERE ts >= ? AND ts < ? ORDER BY ts, id", (lo, hi)
+                )
+                attempts: dict[int, list[AttemptRecord]] = {}
+                if rows:
+                    for a in conn.rows(
+                        "SELECT a.request_id, a.backend, a.model, a.outcome, a.error,"
+                        " a.elapsed_s FROM attempts a JOIN requests r ON r.id = a.request_id"
+                        " WHERE r.ts >= ? AND r.ts < ? ORDER BY a.request_id, a.seq",
+                        (lo, hi),
+                    ):
+                        attempts.setdefault(a["request_id"], []).append(_attempt(a))
+            return rows, attempts
+
+        rows, attempts = self._read(read)
         return [_entry(r, attempts.get(r["id"], [])) for r in rows]
 
     def entry(self, entry_id: int) -> RequestRecord | None:
         """One entry by id, or None."""
-        rows = self._query("SELECT * FROM requests WHERE id = ?", (entry_id,))
+        rows = self.query("SELECT * FROM requests WHERE id = ?", (entry_id,))
         if not rows:
             return None
-        attempts = self._query(
+        attempts = self.query(
             "SELECT request_id, backend, model, outcome, error, elapsed_s FROM attempts"
             " WHERE request_id = ? ORDER BY seq",
             (entry_id,),
@@ -523,13 +697,20 @@ class Ledger:
 
     def spend_since(self, since: float) -> float:
         """Total spend of requests since `since` (one indexed query: cheap enough per status)."""
-        return float(
-            self._query("SELECT SUM(cost_usd) FROM requests WHERE ts >= ?", (since,))[0][0] or 0
-        )
+        rows = self.query("SELECT SUM(cost_usd) AS spend FROM requests WHERE ts >= ?", (since,))
+        return float(rows[0]["spend"] or 0)
 
     def count(self) -> int:
         """How many requests are recorded."""
-        return int(self._query("SELECT COUNT(*) FROM requests")[0][0])
+        return int(self.query("SELECT COUNT(*) AS n FROM requests")[0]["n"])
+
+    def dropped_since(self, since: float | None = None) -> int:
+        """Requests that were never recorded (dropped past a full queue) since `since`."""
+        rows = self.query(
+            "SELECT SUM(rows_dropped) AS n FROM dropped WHERE ts >= ?",
+            (since if since is not None else float("-inf"),),
+        )
+        return int(rows[0]["n"] or 0)
 
     def labels(self) -> list[tuple[str, str, str]]:
         """Routing labels from history: (request text, tier it needed, source).
@@ -538,7 +719,7 @@ class Ledger:
         for a stronger model; the tier is the one the redo ran on). Only requests that
         succeeded count: a failed redo says nothing about the tier the text needs.
         """
-        rows = self._query(
+        rows = self.query(
             "SELECT prompt, COALESCE(tier_override, tier) AS tier,"
             " CASE WHEN redo_of IS NOT NULL THEN 'redo' ELSE 'override' END AS source"
             " FROM requests WHERE prompt IS NOT NULL AND status = 'ok'"
@@ -556,33 +737,69 @@ class Ledger:
         Each query walks the (backend, ts) indexes, so the cost follows the windows, not the
         size of the ledger.
         """
-        out: dict[str, BudgetUsage] = {}
-        with self._reading() as conn:
-            conn.execute("BEGIN")  # one snapshot for every query below
-            try:
-                top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0]
+
+        def read(conn: Connection) -> tuple[int, dict[str, BudgetUsage]]:
+            out: dict[str, BudgetUsage] = {}
+            with conn.snapshot():
+                top = conn.one("SELECT COALESCE(MAX(id), 0) AS top FROM requests")["top"]
                 for name, w in windows.items():
-                    row = conn.execute(
-                        "SELECT SUM(cost_usd),"
-                        " SUM(CASE WHEN ts >= ? THEN cost_usd ELSE 0 END),"
+                    row = conn.one(
+                        "SELECT SUM(cost_usd) AS spend,"
+                        " SUM(CASE WHEN ts >= ? THEN cost_usd ELSE 0 END) AS day_spend,"
                         " SUM(CASE WHEN ts >= ? THEN input_tokens + output_tokens ELSE 0 END)"
+                        " AS day_tokens"
                         " FROM requests WHERE backend = ? AND ts >= ?",
                         (w.day, w.day, name, min(w.spend_since, w.day)),
-                    ).fetchone()
-                    calls = conn.execute(
+                    )
+                    calls = conn.rows(
                         "SELECT ts FROM attempts WHERE backend = ? AND ts >= ?"
                         " AND outcome != 'skipped' ORDER BY ts DESC LIMIT ?",
                         (name, w.hour, w.max_calls),
-                    ).fetchall()
-                    out[name] = BudgetUsage(
-                        spend=float(row[0] or 0),
-                        day_spend=float(row[1] or 0),
-                        day_tokens=int(row[2] or 0),
-                        calls=sorted(float(c[0]) for c in calls),
                     )
-            finally:
-                conn.execute("COMMIT")
-        return int(top), out
+                    out[name] = BudgetUsage(
+                        spend=float(row["spend"] or 0),
+                        day_spend=float(row["day_spend"] or 0),
+                        day_tokens=int(row["day_tokens"] or 0),
+                        calls=sorted(float(c["ts"]) for c in calls),
+                    )
+            return int(top), out
+
+        return self._read(read)
+
+
+def _closed(conn: Connection | None) -> None:
+    if conn is not None:
+        conn.close()
+
+
+def _request_params(e: RequestRecord) -> tuple[Any, ...]:
+    labelled = bool(e.tier_override or e.redo_of)
+    return (
+        e.ts,
+        e.source,
+        e.workspace,
+        e.action,
+        e.tier,
+        e.reason,
+        e.status,
+        e.backend,
+        e.model,
+        e.input_tokens,
+        e.output_tokens,
+        int(e.tokens_estimated),
+        e.cost_usd,
+        e.top_tier_cost_usd,
+        e.latency_s,
+        e.first_token_s,
+        int(e.fallback),
+        e.redactions,
+        e.error,
+        e.tier_override,
+        e.redo_of,
+        e.prompt if labelled else None,
+        e.uid,
+        e.key,
+    )
 
 
 @dataclass(frozen=True)
@@ -605,13 +822,7 @@ class BudgetUsage:
     calls: list[float] = field(default_factory=list)  # sorted call times in the last hour
 
 
-def _statements(script: str) -> list[str]:
-    # Split a migration into statements so it runs inside our own transaction
-    # (executescript would COMMIT first).
-    return [s.strip() for s in script.split(";") if s.strip()]
-
-
-def _attempt(row: sqlite3.Row) -> AttemptRecord:
+def _attempt(row: Row) -> AttemptRecord:
     return AttemptRecord(
         backend=row["backend"],
         model=row["model"],
@@ -621,7 +832,7 @@ def _attempt(row: sqlite3.Row) -> AttemptRecord:
     )
 
 
-def _entry(row: sqlite3.Row, attempts: list[AttemptRecord]) -> RequestRecord:
+def _entry(row: Row, attempts: list[AttemptRecord]) -> RequestRecord:
     return RequestRecord(
         id=row["id"],
         ts=row["ts"],
@@ -646,17 +857,7 @@ def _entry(row: sqlite3.Row, attempts: list[AttemptRecord]) -> RequestRecord:
         tier_override=row["tier_override"],
         redo_of=row["redo_of"],
         prompt=row["prompt"],
+        key=row["key_name"],
+        uid=row["uid"] or "",
         attempts=attempts,
     )
-
-
-def _describe(exc: BaseException, path: Path) -> str:
-    text = str(exc)
-    if isinstance(exc, LedgerError):
-        return text
-    lowered = text.lower()
-    if "locked" in lowered or "busy" in lowered:
-        return f"{path} is locked by another process ({text})"
-    if "not a database" in lowered or "malformed" in lowered:
-        return f"{path} is corrupt ({text}); move it aside to start a new ledger"
-    return f"{path}: {text}"

@@ -52,6 +52,7 @@ TOP_KEYS = (
     "classifier",
     "privacy",
     "edits",
+    "ledger",
 )
 MAX_EXTENDS_DEPTH = 8
 
@@ -440,6 +441,7 @@ class _Validator:
         edits = self.settings(items, "edits", EditSettings)
         if classifier is not None:
             self.check_classifier(items, classifier, backends)
+        ledger = self.ledger(items)
         if self.problems:
             return None
         return Rules(
@@ -451,8 +453,22 @@ class _Validator:
             classifier=classifier,
             privacy=privacy,
             edits=edits,
+            ledger=ledger,
             source=source,
         )
+
+    def ledger(self, items: dict) -> str | None:
+        """`ledger:` — a postgresql:// URL or a SQLite file path; absent: the default file."""
+        if "ledger" not in items:
+            return None
+        loc = items["ledger"][1]
+        ok, value = self.convert(loc, "str | None", "ledger")
+        if not ok or value is None:
+            return None
+        if "://" in value and not value.startswith(("postgresql://", "postgres://")):
+            self.err(loc, f"unsupported ledger URL '{value}'", "use postgresql://… or a file path")
+            return None
+        return value
 
     def section(self, items: dict, name: str, kind: str, doc: Loc | None = None) -> Loc | None:
         if name not in items:

@@ -15,9 +15,10 @@ from typing import Any
 
 from modelrouter.ledger import RequestRecord
 
-GROUPINGS = ("tier", "backend", "action", "day")
+GROUPINGS = ("tier", "backend", "action", "day", "key")
 NO_ANSWER = "(no answer)"
 NO_ACTION = "(free-form)"
+NO_KEY = "(no key)"
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.IGNORECASE)
 _SPAN_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -64,6 +65,7 @@ _KEYS: dict[str, Callable[[RequestRecord], str]] = {
     "backend": lambda e: e.backend or NO_ANSWER,
     "action": lambda e: e.action or NO_ACTION,
     "day": lambda e: day_of(e.ts),
+    "key": lambda e: e.key or NO_KEY,
 }
 
 
@@ -129,7 +131,7 @@ def summarize(
     since: float | None = None,
     until: float | None = None,
 ) -> dict[str, Any]:
-    """The summary of `entries`, grouped `by` tier, backend, action or day.
+    """The summary of `entries`, grouped `by` tier, backend, action, day or proxy key.
 
     Top-level keys: the totals (requests, tokens, spend_usd, saved_usd, saved_pct,
     fallback_rate, latency), `backends` (per-backend call latency median/p95) and `by`

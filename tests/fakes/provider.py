@@ -134,6 +134,7 @@ class FakeProvider:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # load tests open many connections at once (default: 5)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up (cancelled, timed out) while a handler was still writing

@@ -128,9 +128,9 @@ async def _ask(
                 printed = False
             print(f"[{event.from_backend} failed: {event.error}{then}]", file=sys.stderr)
 
-    from modelrouter.ledger import Ledger
+    from modelrouter.ledger import open_ledger
 
-    ledger = Ledger()  # recording never fails the request; budgets are read from it
+    ledger = open_ledger(rules)  # recording never fails the request; budgets are read from it
     engine = Engine(rules, ledger=ledger)
     try:
         decision = await reconsider(rules, request, decision, engine=engine)
@@ -158,11 +158,11 @@ async def _ask(
 async def _dry_run(rules: Rules, job: Job, *, as_json: bool) -> int:
     """Print what `ask` would send, and where, without sending anything."""
     from modelrouter.backends import make_backend
-    from modelrouter.ledger import Ledger
+    from modelrouter.ledger import open_ledger
     from modelrouter.transcript import ContextTooSmall
 
     # With the ledger, as a real run: over-budget backends are skipped here too.
-    engine = Engine(rules, ledger=Ledger())
+    engine = Engine(rules, ledger=open_ledger(rules))
     try:
         local_only = engine.is_local_only(job)
         plan = engine.plan(job.tier, local_only=local_only)

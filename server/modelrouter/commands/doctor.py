@@ -64,12 +64,13 @@ def report(
         return out
     from modelrouter.budget import BudgetGuard
     from modelrouter.health import Health
-    from modelrouter.ledger import Ledger
+    from modelrouter.ledger import open_ledger
     from modelrouter.routing.plan import skip_reason
 
     # Over-budget and cooling-down backends (set by ask / the server) are skipped by routing.
-    budget = BudgetGuard(Ledger(), rules)
-    health = Health.persistent()
+    ledger = open_ledger(rules)
+    budget = BudgetGuard(ledger, rules)
+    health = Health.for_ledger(ledger)
     reasons = {}
     for name, b in rules.backends.items():
         reason = skip_reason(b, health=health, budget=budget)

@@ -21,32 +21,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SPAN",
         help="period covered: 7d, 24h, 2w, a date (2026-11-01) or 'all' (default 30d)",
     )
-    parser.add_argument(
-        "--ledger",
-        metavar="FILE",
-        help="ledger database (default: ledger.sqlite3 in $MODELROUTER_DATA_DIR or the user "
-        "data directory)",
-    )
+    from modelrouter.commands.ledger_choice import add_ledger_argument
+
+    add_ledger_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
-    from modelrouter.ledger import LedgerError, default_path, read_entries
+    from modelrouter.commands.ledger_choice import chosen_ledger
+    from modelrouter.ledger import Ledger, LedgerError
     from modelrouter.report import render
     from modelrouter.stats import parse_since
 
-    path = Path(args.ledger) if args.ledger else default_path()
     try:
         since = parse_since(args.since)
     except ValueError as exc:
         print(f"modelrouter report: {exc}", file=sys.stderr)
         return 2
     try:
-        entries = read_entries(path, since)
+        ledger = Ledger(chosen_ledger(args, "report"))
+        try:
+            entries = ledger.entries(since=since) if ledger.exists() else []
+        finally:
+            ledger.close()
     except LedgerError as exc:
         print(f"modelrouter report: cannot read the ledger: {exc}", file=sys.stderr)
         return 1
-    page = render(entries, since=since, until=time.time(), ledger_path=str(path))
+    page = render(entries, since=since, until=time.time(), ledger_path=ledger.location)
     out = Path(args.out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -50,11 +50,13 @@ def run(args: argparse.Namespace) -> int:
     assert result is not None  # nothing forces the tier here: it is always classified
     from modelrouter.budget import BudgetGuard
     from modelrouter.health import Health
-    from modelrouter.ledger import Ledger
+    from modelrouter.ledger import open_ledger
 
-    budget = BudgetGuard(Ledger(), rules)
-    # Cooldowns set by `ask` and the LSP server (health.json in the data dir) apply here too.
-    chosen = plan(rules, result.tier, health=Health.persistent(), budget=budget)
+    ledger = open_ledger(rules)
+    budget = BudgetGuard(ledger, rules)
+    # Cooldowns set by `ask`, the LSP server and the proxy apply here too.
+    chosen = plan(rules, result.tier, health=Health.for_ledger(ledger), budget=budget)
+    ledger.close()
     if args.json:
         print(
             json.dumps(

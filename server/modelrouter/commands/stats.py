@@ -7,8 +7,10 @@ import json
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelrouter.ledger import Ledger
 
 DEFAULT_SINCE = "30d"
 
@@ -24,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--by",
-        choices=("tier", "backend", "action", "day"),
+        choices=("tier", "backend", "action", "day", "key"),
         default="backend",
         help="how to group the breakdown (default backend)",
     )
@@ -32,34 +34,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--id", type=int, metavar="N", help="show one ledger entry (as linked from the hover)"
     )
-    parser.add_argument(
-        "--ledger",
-        metavar="FILE",
-        help="ledger database (default: ledger.sqlite3 in $MODELROUTER_DATA_DIR or the user "
-        "data directory)",
-    )
+    from modelrouter.commands.ledger_choice import add_ledger_argument
+
+    add_ledger_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
-    from modelrouter.ledger import LedgerError, default_path, read_entries
+    from modelrouter.commands.ledger_choice import chosen_ledger
+    from modelrouter.ledger import Ledger, LedgerError
     from modelrouter.stats import parse_since, summarize
 
-    path = args.ledger or default_path()
     try:
         since = parse_since(args.since)
     except ValueError as exc:
         print(f"modelrouter stats: {exc}", file=sys.stderr)
         return 2
     try:
-        if args.id is not None:
-            return _show_entry(path, args.id, as_json=args.json)
-        entries = read_entries(path, since)
+        ledger = Ledger(chosen_ledger(args, "stats"))
+        try:
+            if args.id is not None:
+                return _show_entry(ledger, args.id, as_json=args.json)
+            # Reading must not create the database: a fresh install has no requests.
+            present = ledger.exists()
+            entries = ledger.entries(since=since) if present else []
+            dropped = ledger.dropped_since(since) if present else 0
+        finally:
+            ledger.close()
     except LedgerError as exc:
         print(f"modelrouter stats: cannot read the ledger: {exc}", file=sys.stderr)
         return 1
     summary = summarize(entries, by=args.by, since=since, until=time.time())
-    summary["ledger"] = str(path)
+    summary["ledger"] = ledger.location
+    summary["not_recorded"] = dropped
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -67,17 +74,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_entry(path: str | Path, entry_id: int, *, as_json: bool) -> int:
-    from modelrouter.ledger import Ledger
-
-    ledger = Ledger(path)
-    try:
-        # Like reading entries, looking one up must not create the database.
-        entry = ledger.entry(entry_id) if ledger.path.exists() else None
-    finally:
-        ledger.close()
+def _show_entry(ledger: Ledger, entry_id: int, *, as_json: bool) -> int:
+    # Like reading entries, looking one up must not create the database.
+    entry = ledger.entry(entry_id) if ledger.exists() else None
     if entry is None:
-        print(f"modelrouter stats: no ledger entry #{entry_id} in {path}", file=sys.stderr)
+        print(
+            f"modelrouter stats: no ledger entry #{entry_id} in {ledger.location}",
+            file=sys.stderr,
+        )
         return 1
     if as_json:
         print(json.dumps(entry.to_dict(), indent=2))
@@ -104,6 +108,12 @@ def format_summary(s: dict[str, Any], since_text: str) -> str:
     """The human-readable summary."""
     window = "all time" if s["since"] is None else f"since {_when(s['since'])} ({since_text})"
     lines = [f"ModelRouter usage, {window}", f"ledger: {s['ledger']}", ""]
+    if s.get("not_recorded"):
+        lines += [
+            f"  ! {s['not_recorded']:,} request(s) in this period were answered but not "
+            "recorded (the ledger was unreachable and a process's queue was full)",
+            "",
+        ]
     if not s["requests"]:
         lines.append("No requests recorded in this period.")
         return "\n".join(lines)

@@ -84,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _from_history(args: argparse.Namespace, rules, learned) -> int:
     from modelrouter import train
+    from modelrouter.ledger import ledger_target
 
-    examples, source = history_examples(rules.tier_order)
+    examples, source = history_examples(rules.tier_order, ledger_target(rules))
     if len(examples) < args.min_examples:
         print(
             f"modelrouter train: {len(examples)} correction(s) in {source}; need at least "
@@ -120,7 +121,7 @@ def _from_history(args: argparse.Namespace, rules, learned) -> int:
     return 0
 
 
-def history_examples(tiers: list[str]):
+def history_examples(tiers: list[str], target: str | Path | None = None):
     """Labelled examples from the user's corrections, and where they came from.
 
     Two sources, read in this order (a later label for the same text wins): the ledger's
@@ -130,24 +131,22 @@ def history_examples(tiers: list[str]):
     weigh more than redos because the user named the tier.
     """
     from modelrouter import learned
+    from modelrouter.ledger import Ledger, LedgerError, default_path
     from modelrouter.train import Example
 
     rows: list[tuple[object, object, object]] = []
     sources: list[str] = []
+    ledger: Ledger | None = None
     try:
-        from modelrouter.ledger import Ledger, LedgerError, default_path
-
-        if default_path().is_file():
-            ledger = Ledger(default_path())
-            try:
-                rows.extend(ledger.labels())
-                sources.append(str(default_path()))
-            except LedgerError as exc:
-                print(f"modelrouter train: ledger skipped: {exc}", file=sys.stderr)
-            finally:
-                ledger.close()
-    except ImportError:
-        pass
+        ledger = Ledger(target if target is not None else default_path())
+        if ledger.exists():
+            rows.extend(ledger.labels())
+            sources.append(ledger.location)
+    except LedgerError as exc:
+        print(f"modelrouter train: ledger skipped: {exc}", file=sys.stderr)
+    finally:
+        if ledger is not None:
+            ledger.close()
     path = learned.overrides_log_path()
     try:
         lines = path.read_text(encoding="utf-8").splitlines()

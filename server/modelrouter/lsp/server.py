@@ -349,9 +349,10 @@ class ModelRouterServer(LanguageServer):
         """The usage ledger, or None when it cannot be opened."""
         if self._ledger is None:
             try:
-                from modelrouter.ledger import Ledger
+                from modelrouter.ledger import open_ledger
 
-                self._ledger = Ledger()
+                # Chosen when first used; a changed `ledger:` applies after a restart.
+                self._ledger = open_ledger(self.rules)
             except Exception as exc:
                 log.warning("usage ledger unavailable: %s", exc)
                 self._ledger = False
