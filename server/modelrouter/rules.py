@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from modelrouter.classify import compile_rules
+from modelrouter.classify import KIND_PREFIX, compile_rules
 from modelrouter.config import (
     BACKEND_TYPES,
     Action,
@@ -33,6 +33,7 @@ from modelrouter.config import (
     Timeouts,
 )
 from modelrouter.errors import RulesError
+from modelrouter.request_words import LEXICON
 
 RULES_ENV = "MODELROUTER_RULES"
 WORKSPACE_FILE = ".modelrouter.yaml"
@@ -597,6 +598,15 @@ class _Validator:
                             where,
                             f"bad regular expression {pattern!r}: {exc}",
                             "fix the regex, or drop the `re:` prefix to match a plain phrase",
+                        )
+                        good = False
+                elif pattern.startswith(KIND_PREFIX):
+                    kind = pattern[len(KIND_PREFIX) :].strip()
+                    if kind not in LEXICON:
+                        self.err(
+                            where,
+                            f"unknown kind of work {kind!r} in {what}",
+                            "use one of: " + ", ".join(LEXICON),
                         )
                         good = False
                 elif not pattern.strip(" *"):

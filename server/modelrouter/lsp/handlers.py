@@ -283,8 +283,12 @@ def list_code_actions(
         if action.on_diagnostics and not diags:
             continue
         title, _backend, _model, disabled = describe_action(ls, action, local_only=local_only)
-        if disabled and not disabled_ok:
-            continue
+        if disabled:
+            # The title says why, greyed out or not: VS Code shows a disabled action's reason
+            # only on hover, and a client without `disabledSupport` cannot grey it out, so it
+            # gets the action enabled; running it changes nothing and names the reason again.
+            title = f"{title}  ·  unavailable: {disabled}"
+            disabled = disabled if disabled_ok else None
         data: dict[str, Any] = {"action": action.id, "uri": uri, "range": range_json}
         if action.needs_instruction:
             # Clients ask the user for it before running `modelrouter.run`.
@@ -312,9 +316,13 @@ def list_code_actions(
             disabled = None if plan.primary else plan.why_empty()
             arg = {"uri": uri, "position": range_json["start"]}
             model = plan.primary.model if plan.primary else upper
+            title = f"Redo with a stronger model  ·  {upper} → {model}"
+            if disabled:
+                title = f"{title}  ·  unavailable: {disabled}"
+                disabled = disabled if disabled_ok else None
             out.append(
                 types.CodeAction(
-                    title=f"Redo with a stronger model  ·  {upper} → {model}",
+                    title=title,
                     kind=types.CodeActionKind.RefactorRewrite,
                     disabled=types.CodeActionDisabled(reason=disabled) if disabled else None,
                     data=arg,

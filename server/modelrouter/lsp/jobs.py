@@ -749,9 +749,11 @@ class Jobs:
         changes: list[Any] = []
         if existing is None:
             changes.append(
+                # Not `ignore_if_exists`: clients then skip creating the file (and its
+                # folder) and the edit lands in a buffer that cannot be saved.
                 types.CreateFile(
                     uri=uri,
-                    options=types.CreateFileOptions(ignore_if_exists=True),
+                    options=types.CreateFileOptions(ignore_if_exists=False, overwrite=False),
                     annotation_id=annotation[0] if annotation else None,
                 )
             )
@@ -860,7 +862,8 @@ class Jobs:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(header + answer + "\n", encoding="utf-8")
-            await self._show(from_fs_path(str(path)) or path.as_uri())
+            if not _client_shows_answers(self.ls):
+                await self._show(from_fs_path(str(path)) or path.as_uri())
         except OSError as exc:
             log.warning("could not write the answer file: %s", exc)
             self.ls.show(answer)
@@ -877,6 +880,15 @@ class Jobs:
             )
         except Exception as exc:
             log.info("client could not show %s: %s", uri, exc)
+
+
+def _client_shows_answers(ls: ModelRouterServer) -> bool:
+    """True when the client declared `experimental.modelrouter.showAnswers`: it shows the
+    `answer` of a result in its own view, so opening the answer file (which would attach
+    the client's language server to a file outside any project) is left out."""
+    experimental = ls.client_capabilities.experimental
+    own = experimental.get("modelrouter") if isinstance(experimental, dict) else None
+    return isinstance(own, dict) and own.get("showAnswers") is True
 
 
 def _check_args(args: Any, *, redo: bool) -> None:
