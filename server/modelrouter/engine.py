@@ -68,6 +68,11 @@ _PLAIN = CallOptions()
 # When every backend failed, wait at most this long (seconds) for one that sent a short
 # retry-after, instead of failing the request.
 RETRY_WAIT_LIMIT = 5.0
+# A reply is cut off (and the backend failed) past this many characters per output token
+# the backend is allowed, and never below REPLY_MIN_CHARS: a provider that ignores its
+# token limit cannot fill the memory or hand a 10 MB "fix" to the editor.
+REPLY_CHARS_PER_TOKEN = 16
+REPLY_MIN_CHARS = 256 * 1024
 
 
 @dataclass
@@ -465,6 +470,8 @@ class Engine:
         parts: list[str] = []
         answer = _Answer()
         tokens = 0
+        chars = 0
+        limit = max(REPLY_MIN_CHARS, REPLY_CHARS_PER_TOKEN * cfg.max_output_tokens)
         first: float | None = None
         done: StreamDone | None = None
         # Plain requests call stream(messages) as every backend always accepted.
@@ -479,6 +486,16 @@ class Engine:
                     if first is None:
                         first = loop.time() - start
                         deadline.set(start + cfg.timeouts.total, "total")
+                    # Text and tool-call arguments count towards the reply-size cap.
+                    if isinstance(event, (TextDelta, ToolCallDelta)):
+                        size = event.text if isinstance(event, TextDelta) else event.arguments
+                        chars += len(size)
+                        if chars > limit:
+                            raise BackendError(
+                                "stream",
+                                f"{cfg.name}: the reply passed {limit:,} characters "
+                                f"(max_output_tokens is {cfg.max_output_tokens}); stopped",
+                            )
                     answer.add(event)
                     if isinstance(event, TextDelta):
                         parts.append(event.text)

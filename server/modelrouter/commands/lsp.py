@@ -30,4 +30,5 @@ def run(args: argparse.Namespace) -> int:
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
         server.start_io()
-    return 0
+    # 1 after an `exit` that came without `shutdown`, as the protocol asks.
+    return server.exit_code

@@ -36,6 +36,7 @@ def register(server: ModelRouterServer) -> None:
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: ModelRouterServer, params: types.InitializeParams) -> None:
+        ls.own_documents()
         ls.settings.update(params.initialization_options)
         if ls._cli_rules and not ls.settings.rules_file:
             ls.settings.rules_file = ls._cli_rules
@@ -82,22 +83,9 @@ def register(server: ModelRouterServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: ModelRouterServer, params: types.DidChangeTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        encoding = _encoding(ls)
-        for change in params.content_changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                r = change.range
-                ls.store.apply_change(
-                    uri,
-                    (r.start.line, r.start.character),
-                    (r.end.line, r.end.character),
-                    change.text,
-                    encoding,
-                )
-            else:
-                ls.store.apply_change(uri, None, None, change.text, encoding)
+        # The workspace applied the changes and moved provenance ranges with each of them.
         if ls.jobs_if_started is not None:
-            ls.jobs_if_started.document_changed(uri)
+            ls.jobs_if_started.document_changed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: ModelRouterServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -235,11 +223,6 @@ def _first(args: tuple[Any, ...]) -> dict[str, Any]:
     if args and isinstance(args[0], dict):
         return args[0]
     return {}
-
-
-def _encoding(ls: ModelRouterServer) -> str:
-    enc = ls.workspace.position_encoding
-    return str(getattr(enc, "value", enc) or "utf-16")
 
 
 def describe_action(
