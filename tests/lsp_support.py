@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -374,11 +375,15 @@ def _key(rng: types.Range) -> tuple[int, int]:
 
 
 def _offset(text: str, pos: types.Position) -> int:
-    """String offset of a position (the tests use ASCII, where UTF-16 units are characters)."""
-    lines = text.split("\n")
-    return sum(len(line) + 1 for line in lines[: pos.line]) + min(
-        pos.character, len(lines[pos.line]) if pos.line < len(lines) else 0
-    )
+    """String offset of a position, as an editor computes it: lines end only at `\r\n`,
+    `\r` or `\n` (the tests use BMP text, where UTF-16 units are characters)."""
+    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+    if pos.line >= len(starts):
+        return len(text)
+    start = starts[pos.line]
+    end = starts[pos.line + 1] if pos.line + 1 < len(starts) else len(text)
+    content = text[start:end].rstrip("\r\n") if pos.line + 1 < len(starts) else text[start:]
+    return start + min(pos.character, len(content))
 
 
 def _path(uri: str) -> str:

@@ -112,6 +112,9 @@ def test_json_metrics_match_hand_computation(files):
     assert out["by_source"]["commit"]["n"] == 4
     assert out["by_source"]["commit"]["accuracy"] == pytest.approx(2 / 4)
     assert out["by_source"]["issue"]["accuracy"] == pytest.approx(2 / 3)
+    commit = out["by_source"]["commit"]
+    assert sum(commit["labelled"].values()) == sum(commit["routed"].values()) == 4
+    assert 0.0 <= commit["oracle_saving"] <= 1.0
     assert sum(b["n"] for b in out["calibration"]) == 7
     right = sum(round(b["accuracy"] * b["n"]) for b in out["calibration"] if b["n"])
     assert right == 4
@@ -143,6 +146,7 @@ def test_text_report(files):
     assert "accuracy:        0.571" in proc.stdout
     assert "under-route:     0.143" in proc.stdout
     assert "calibration" in proc.stdout and "by source" in proc.stdout
+    assert "× oracle" in proc.stdout and "labelled→routed" in proc.stdout
     assert "cost assumption: 2000 input + 500 output tokens" in proc.stdout
 
 

@@ -78,6 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> ModelRouterServer:
     ls.protocol._workspace = Workspace(
         root.as_uri(), position_encoding=types.PositionEncodingKind.Utf16
     )
+    ls.own_documents()
     ls.workspace.put_text_document(
         types.TextDocumentItem(
             uri=(root / "greet.py").as_uri(), language_id="python", version=1, text=TEXT
@@ -255,12 +256,26 @@ def test_out_of_range_changes_keep_provenance_consistent(
     server: ModelRouterServer, changes: list[tuple[int, int, int, int, str]]
 ) -> None:
     uri = doc_uri(server)
-    encoding = "utf-16"
+    doc = server.workspace.text_documents[uri]
+    version = types.VersionedTextDocumentIdentifier(uri=uri, version=doc.version or 1)
     for l1, c1, l2, c2, text in changes:
-        start, end = sorted([(l1, c1), (l2, c2)])
-        server.store.apply_change(uri, start, end, text, encoding)
-    server.store.apply_change(uri, None, None, TEXT, encoding)
+        server.store.add(uri, _record((0, 0), (4, 5)))
+        rng = types.Range(start=types.Position(l1, c1), end=types.Position(l2, c2))
+        change = types.TextDocumentContentChangePartial(range=rng, text=text)
+        server.workspace.update_text_document(version, change)
+        for r in server.store.records(uri):
+            assert r.start < r.end  # empty ranges are dropped, never inverted
+    whole = types.TextDocumentContentChangeWholeDocument(text=TEXT)
+    server.workspace.update_text_document(version, whole)
+    assert server.workspace.text_documents[uri].source == TEXT
     assert server.store.at(uri, (0, 0)) is None
+
+
+def _record(start: tuple[int, int], end: tuple[int, int]) -> Any:
+    from modelrouter.positions import Pos
+    from modelrouter.provenance import Record
+
+    return Record("r", Pos(*start), Pos(*end), "local", "m", "trivial", "", "fix-typo")
 
 
 def test_huge_selection_is_trimmed_or_refused(tmp_path: Path, server: ModelRouterServer) -> None:

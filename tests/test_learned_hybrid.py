@@ -34,14 +34,23 @@ def test_shipped_weights_load_and_match_the_default_tiers(rules):
     assert model.rule_alpha >= 0 and model.fused_temperature > 0
 
 
-def test_confident_rules_decide_alone(rules):
-    text = "Fix typo in README"
+def test_confident_uncontradicted_rules_decide_alone(rules):
+    text = "Bump version to 2.4.1"
     by_rules = classify_rules(rules, text)
-    assert by_rules.source == "rules"
+    assert by_rules.source == "rules" and set(by_rules.scores) == {"trivial"}
     sure = with_classifier(rules, rule_confidence=by_rules.confidence)
     result = classify(sure, text)
     assert result.source == "rules" and result.tier == by_rules.tier
-    assert result.reason.startswith("rules (confidence")
+    assert result.reason.startswith("rules (confidence") and "nothing against" in result.reason
+
+
+def test_rules_with_evidence_against_them_never_decide_alone(rules):
+    text = "Fix typo in README"  # "fix" is evidence for debug as well
+    by_rules = classify_rules(rules, text)
+    assert len(by_rules.scores) > 1
+    result = classify(with_classifier(rules, rule_confidence=0.0), text)
+    assert result.source == "learned" and "rules weighed in" in result.reason
+    assert "also matched" not in result.reason  # the reason stays short
 
 
 def test_unsure_rules_hand_over_to_the_learned_model(rules):

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from modelrouter import learned, train
 
@@ -82,6 +82,47 @@ def test_cv_report_is_from_unseen_rows():
     assert report.n == len(corpus())
     assert 0.0 <= report.under_route_rate <= 1.0
     assert sum(n for _b, n, _c, _a in report.calibration) == report.n
+    assert report.groups == len(NOUNS) and report.folds == quick().folds
+    assert sum(n for n, *_ in report.breakdown.values()) == report.n
+    assert 0.0 < report.oracle_saving <= 1.0 and report.saving <= 1.0
+
+
+def test_cv_folds_never_share_a_repository():
+    data = corpus()
+    ids = train.fold_ids(data, 5, seed=13)
+    fold_of: dict[str, set[int]] = {}
+    for e, f in zip(data, ids, strict=True):
+        fold_of.setdefault(e.group, set()).add(int(f))
+    assert all(len(folds) == 1 for folds in fold_of.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(min_size=0, max_size=300))
+def test_cached_prediction_equals_the_features_it_was_trained_on(model, text):
+    # The run-time model sums each token's weights through a cache; it must score exactly
+    # what `features()` (the training view of the request) says.
+    vocab = model.vocab
+    k = len(model.tiers)
+    scores, norm2 = [0.0] * k, 0.0
+    for feat, count in learned.features(text, model.char_min, model.char_max).items():
+        row = vocab.get(feat)
+        if row is not None:
+            norm2 += count * row[0] ** 2
+            for j in range(k):
+                scores[j] += count * row[0] * row[j + 1]
+    inv = 1 / norm2**0.5 if norm2 else 0.0
+    expected = [s * inv + b for s, b in zip(scores, model.bias, strict=True)]
+    for _ in range(2):  # cold, then from the cache
+        assert model.logits(text) == pytest.approx(expected, abs=1e-9)
+
+
+def test_old_personal_model_gives_way_to_the_shipped_one(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("MODELROUTER_DATA_DIR", str(tmp_path))
+    old = {"format": learned.FORMAT, "version": learned.FORMAT_VERSION - 1, "tiers": TIERS}
+    learned.personal_weights_path().write_bytes(gzip.compress(json.dumps(old).encode()))
+    model = learned.default_model()
+    assert model.source == str(learned.shipped_weights_path())
+    assert "personal" in caplog.text and "unsupported" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -99,7 +140,7 @@ def test_cv_report_is_from_unseen_rows():
             json.dumps(
                 {
                     "format": learned.FORMAT,
-                    "version": 1,
+                    "version": learned.FORMAT_VERSION,
                     "tiers": ["a", "b"],
                     "bias": [0, 0],
                     "vocab": {"w:x": [1.0, 0.5]},

@@ -49,7 +49,7 @@ def test_train_writes_reproducible_weights(tmp_path, data_dir, capsys):
     a, b = tmp_path / "a.json.gz", tmp_path / "b.json.gz"
     assert main(["train", "--rules", RULES, str(src), "--out", str(a)]) == 0
     out = capsys.readouterr().out
-    assert "hybrid accuracy" in out and "calibration" in out
+    assert "grouped by repository" in out and "calibration" in out
     assert main(["train", "--rules", RULES, str(src), "--out", str(b)]) == 0
     assert a.read_bytes() == b.read_bytes()
     model = learned.load(a)

@@ -29,6 +29,8 @@ async def test_actions_on_a_large_file_name_tier_and_model_without_network(tmp_p
         locked = next(a for a in actions if a.data["action"] == "frontier-review")
         assert locked.disabled is not None
         assert "MODELROUTER_TEST_KEY_NEVER_SET" in locked.disabled.reason
+        # Also in the title: VS Code shows a disabled action's reason only on hover.
+        assert locked.title.endswith("unavailable: locked: set MODELROUTER_TEST_KEY_NEVER_SET")
         assert locked.command is None
 
         fix = next(a for a in actions if a.data["action"] == "fix-typo")
@@ -66,7 +68,8 @@ async def test_actions_command_lists_every_action_with_its_backend(tmp_path, fak
 async def test_minimal_clients_get_plain_actions_and_capable_ones_get_llm_tags(
     tmp_path, fake_provider
 ):
-    """A client without `disabledSupport` is not shown actions it cannot run; one that
+    """A client without `disabledSupport` sees an unavailable action with the reason in its
+    title (it cannot grey it out), and choosing it changes nothing; one that
     supports the LlmGenerated tag gets it; one without change-annotation support gets plain
     text edits."""
     caps = types.ClientCapabilities(
@@ -86,7 +89,14 @@ async def test_minimal_clients_get_plain_actions_and_capable_ones_get_llm_tags(
         uri = editor.open("a.py", "x = 1\n")
         actions = await editor.code_actions(uri, lines_range(0, 1))
         ids = {a.data["action"] for a in actions}
-        assert "fix-typo" in ids and "frontier-review" not in ids
+        assert {"fix-typo", "frontier-review"} <= ids
+        locked = next(a for a in actions if a.data["action"] == "frontier-review")
+        assert locked.disabled is None
+        assert locked.title.endswith("unavailable: locked: set MODELROUTER_TEST_KEY_NEVER_SET")
+        refused = await editor.execute("modelrouter.run", locked.command.arguments[0])
+        assert refused["applied"] is False
+        assert "MODELROUTER_TEST_KEY_NEVER_SET" in refused["message"]
+        assert editor.applied == [] and fake_provider.requests == []
         assert all(list(a.tags) == [types.CodeActionTag.LlmGenerated] for a in actions)
         ask = next(a for a in actions if a.data["action"] == "ask")
         assert ask.data["needs_instruction"] is True

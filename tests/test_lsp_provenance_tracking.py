@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modelrouter.positions import Pos, end_after
 from modelrouter.provenance import ProvenanceStore, Record
 
 URI = "file:///w/a.py"
@@ -22,49 +23,49 @@ def _store(tmp_path, start=(3, 0), end=(5, 10)) -> ProvenanceStore:
 
 def test_lines_typed_above_shift_the_range(tmp_path):
     store = _store(tmp_path)
-    store.apply_change(URI, (0, 0), (0, 0), "a\nb\n")
+    store.apply_change(URI, (0, 0), (0, 0), end_after(Pos(0, 0), "a\nb\n"))
     (r,) = store.records(URI)
     assert (r.start, r.end) == ((5, 0), (7, 10))
 
 
 def test_typing_on_the_last_line_before_the_end_moves_the_end_column(tmp_path):
     store = _store(tmp_path)
-    store.apply_change(URI, (5, 2), (5, 2), "xyz")
+    store.apply_change(URI, (5, 2), (5, 2), end_after(Pos(5, 2), "xyz"))
     (r,) = store.records(URI)
     assert (r.start, r.end) == ((3, 0), (5, 13))
 
 
 def test_typing_after_the_range_or_at_its_end_leaves_it(tmp_path):
     store = _store(tmp_path)
-    store.apply_change(URI, (5, 10), (5, 10), "tail")
-    store.apply_change(URI, (9, 0), (9, 0), "later\n")
+    store.apply_change(URI, (5, 10), (5, 10), end_after(Pos(5, 10), "tail"))
+    store.apply_change(URI, (9, 0), (9, 0), end_after(Pos(9, 0), "later\n"))
     (r,) = store.records(URI)
     assert (r.start, r.end) == ((3, 0), (5, 10))
 
 
 def test_text_typed_at_the_start_is_not_model_written(tmp_path):
     store = _store(tmp_path)
-    store.apply_change(URI, (3, 0), (3, 0), "# mine\n")
+    store.apply_change(URI, (3, 0), (3, 0), end_after(Pos(3, 0), "# mine\n"))
     (r,) = store.records(URI)
     assert r.start == (4, 0)
 
 
 def test_deleting_the_whole_range_forgets_it(tmp_path):
     store = _store(tmp_path)
-    store.apply_change(URI, (2, 0), (6, 0), "")
+    store.apply_change(URI, (2, 0), (6, 0), end_after(Pos(2, 0), ""))
     assert store.records(URI) == []
 
 
 def test_deleting_across_the_start_clips_it(tmp_path):
     store = _store(tmp_path)
-    store.apply_change(URI, (2, 0), (4, 0), "")
+    store.apply_change(URI, (2, 0), (4, 0), end_after(Pos(2, 0), ""))
     (r,) = store.records(URI)
     assert (r.start, r.end) == ((2, 0), (3, 10))
 
 
 def test_a_full_text_change_cannot_be_followed(tmp_path):
     store = _store(tmp_path)
-    store.apply_change(URI, None, None, "everything new")
+    store.apply_change(URI, None, None, Pos(0, 14))
     assert store.records(URI) == []
 
 

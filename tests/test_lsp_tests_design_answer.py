@@ -8,6 +8,7 @@ from pathlib import Path
 from fakes.provider import Reply
 from lsp_support import editor_session, fenced, lines_range, wait_for
 from lsprotocol import types
+from pytest_lsp import client_capabilities
 
 SOURCE = "def add(a, b):\n    return a + b\n"
 TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
@@ -159,3 +160,45 @@ async def test_tests_appended_to_an_open_test_file_carry_provenance(tmp_path, fa
         hover = await editor.hover(test_uri, line, 4)
         assert hover is not None and "strong-coder" in hover.contents.value
         assert await editor.hover(test_uri, 3, 4) is None  # the test that was there before
+
+
+async def test_a_new_test_file_is_created_with_its_folder_not_skipped_if_missing(
+    tmp_path, fake_provider
+):
+    """`ignoreIfExists` lets a client skip the creation (Neovim then never makes the folder
+    or the file); the server only creates files it found missing, so it asks for a plain
+    create that fails rather than overwrite."""
+    fake_provider.default("strong", Reply(text=fenced(TESTS)))
+    async with editor_session(tmp_path, fake_provider) as editor:
+        uri = editor.open("calc.py", SOURCE)
+        assert not (editor.root / "tests").exists()
+        result = await editor.execute(
+            "modelrouter.run",
+            {"action": "write-tests", "uri": uri, "range": _json(lines_range(0, 2))},
+        )
+        assert result["applied"] is True, result
+        create = editor.applied[0].edit.document_changes[0]
+        assert isinstance(create, types.CreateFile)
+        assert not (create.options and create.options.ignore_if_exists)
+        assert not (create.options and create.options.overwrite)
+
+
+async def test_a_client_that_shows_answers_itself_is_not_sent_the_answer_file(
+    tmp_path, fake_provider
+):
+    """Opening the answer file would attach the client's server to it (Neovim starts a
+    second server with no root); a client declaring `experimental.modelrouter.showAnswers`
+    gets the answer in the result only."""
+    fake_provider.default("local", Reply(text="It adds two numbers."))
+    caps = client_capabilities("visual-studio-code")
+    caps.experimental = {"modelrouter": {"showAnswers": True}}
+    async with editor_session(tmp_path, fake_provider, capabilities=caps) as editor:
+        uri = editor.open("calc.py", SOURCE)
+        result = await editor.execute(
+            "modelrouter.run",
+            {"action": "explain", "uri": uri, "range": _json(lines_range(0, 2))},
+        )
+        assert result["answer"] == "It adds two numbers."
+        # Anything shown would have been requested before the result came back.
+        assert editor.client.shown_documents == []
+        assert editor.applied == []

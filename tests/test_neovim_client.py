@@ -105,17 +105,8 @@ def workspace(tmp_path: Path, fake_provider: FakeProvider) -> Path:
     return ws
 
 
-def run_nvim(
-    tmp_path: Path, workspace: Path, body: str, *files: str, timeout: float = 90
-) -> dict[str, Any]:
-    """Run `body` (Lua) in a headless Neovim started in `workspace` (editing `files`);
-    returns what the script reported."""
-    init = tmp_path / "init.lua"
-    init.write_text(INIT, encoding="utf-8")
-    script = tmp_path / "script.lua"
-    script.write_text(SCRIPT.format(body=body), encoding="utf-8")
-    result = tmp_path / "result.json"
-    result.unlink(missing_ok=True)
+def nvim_env(tmp_path: Path, result: Path) -> dict[str, str]:
+    """The environment of a test Neovim: its own home, data dir and the plugin's path."""
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELROUTER_", "NVIM", "VIM"))}
     env.update(
@@ -130,6 +121,21 @@ def run_nvim(
         FAKE_CLOUD_KEY="test-key-not-secret",
         RESULT_FILE=str(result),
     )
+    return env
+
+
+def run_nvim(
+    tmp_path: Path, workspace: Path, body: str, *files: str, timeout: float = 90
+) -> dict[str, Any]:
+    """Run `body` (Lua) in a headless Neovim started in `workspace` (editing `files`);
+    returns what the script reported."""
+    init = tmp_path / "init.lua"
+    init.write_text(INIT, encoding="utf-8")
+    script = tmp_path / "script.lua"
+    script.write_text(SCRIPT.format(body=body), encoding="utf-8")
+    result = tmp_path / "result.json"
+    result.unlink(missing_ok=True)
+    env = nvim_env(tmp_path, result)
     proc = subprocess.run(
         [NVIM, "--headless", "--clean", "-u", str(init), *files, "-c", f"luafile {script}"],
         cwd=workspace,
@@ -458,3 +464,163 @@ def test_checkhealth_names_the_server_and_each_backend_usable_or_why_not(
     assert "OK local (ollama, tiny-local)" in text
     assert "locked (anthropic, frontier): unusable, set MODELROUTER_TEST_KEY_NEVER_SET" in text
     assert "ERROR" not in text
+
+
+CALC = "def add(a, b):\n    return a + b\n"
+CALC_TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+
+
+def test_write_tests_in_a_project_without_tests_creates_folder_and_file_and_quits(
+    tmp_path: Path, workspace: Path, fake_provider: FakeProvider
+) -> None:
+    """The README's script form: `nvim --headless +'…ModelRouter write-tests' +wq`. The
+    test file the edit created must be on disk, and Neovim must exit."""
+    (workspace / "calc.py").write_text(CALC, encoding="utf-8")
+    fake_provider.default("strong", Reply(text=fenced(CALC_TESTS)))
+    init = tmp_path / "init.lua"
+    init.write_text(INIT, encoding="utf-8")
+    env = nvim_env(tmp_path, tmp_path / "unused.json")
+    proc = subprocess.run(
+        [
+            *(NVIM, "--headless", "--clean", "-u", str(init), "calc.py"),
+            *("-c", "lua require('modelrouter').setup()"),
+            *("-c", "1,2ModelRouter write-tests", "-c", "wq"),
+        ],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (workspace / "tests" / "test_calc.py").read_text(encoding="utf-8") == CALC_TESTS
+    assert (workspace / "calc.py").read_text(encoding="utf-8") == CALC
+
+
+def test_unavailable_actions_are_listed_with_their_reason(
+    tmp_path: Path, workspace: Path, fake_provider: FakeProvider
+) -> None:
+    (workspace / "prices.py").write_text(SOURCE, encoding="utf-8")
+    out = run_nvim(
+        tmp_path,
+        workspace,
+        """
+  require('modelrouter').setup()
+  vim.cmd.edit('prices.py')
+  T.attached()
+  local titles = {}
+  vim.lsp.buf.code_action({
+    range = { start = { 2, 0 }, ['end'] = { 3, 43 } },
+    apply = true,
+    filter = function(a)
+      table.insert(titles, a.title)
+      return false
+    end,
+  })
+  T.wait(function() return #titles > 0 end, 10000)
+  T.finish({ titles = titles })
+""",
+    )
+    locked = [t for t in out["titles"] if t.startswith("Frontier review")]
+    assert locked, out["titles"]
+    assert "unavailable: locked: set MODELROUTER_TEST_KEY_NEVER_SET" in locked[0]
+    assert fake_provider.requests == []
+
+
+def test_explain_shows_the_answer_without_a_second_server_and_cancel_reports_once(
+    tmp_path: Path, workspace: Path, fake_provider: FakeProvider
+) -> None:
+    (workspace / "prices.py").write_text(SOURCE, encoding="utf-8")
+    fake_provider.default("local", Reply(text="It sums the prices.\n\nNothing surprising."))
+    out = run_nvim(
+        tmp_path,
+        workspace,
+        """
+  local mr = require('modelrouter')
+  mr.setup()
+  vim.cmd.edit('prices.py')
+  T.attached()
+  local code_win = vim.api.nvim_get_current_win()
+  vim.cmd('1,3ModelRouter explain')
+  vim.wait(500)
+  local answer
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    local b = vim.api.nvim_win_get_buf(win)
+    if vim.b[b].modelrouter_answer then
+      answer = {
+        lines = vim.api.nvim_buf_get_lines(b, 0, -1, false),
+        buftype = vim.bo[b].buftype,
+        filetype = vim.bo[b].filetype,
+        modifiable = vim.bo[b].modifiable,
+        attached = #vim.lsp.get_clients({ bufnr = b }),
+      }
+    end
+  end
+  T.notes = {}
+  vim.cmd('ModelRouter cancel')
+  vim.wait(1000)
+  T.finish({
+    answer = answer,
+    clients = #vim.lsp.get_clients({ name = 'modelrouter' }),
+    same_window = vim.api.nvim_get_current_win() == code_win,
+    lines = T.lines(),
+  })
+""",
+    )
+    answer = out["answer"]
+    assert answer, "no answer buffer was shown"
+    assert "It sums the prices." in answer["lines"]
+    assert "tiny-local" in answer["lines"][0]
+    assert answer["buftype"] == "nofile" and answer["filetype"] == "markdown"
+    assert answer["modifiable"] is False and answer["attached"] == 0
+    assert out["clients"] == 1
+    assert out["same_window"] and out["lines"] == SOURCE.splitlines()
+    cancels = [n["msg"] for n in out["notes"] if "cancelled" in n["msg"]]
+    assert len(cancels) == 1, out["notes"]
+
+
+MODULES = ("client", "range", "command", "status", "jobs", "actions", "answer", "health")
+
+
+def test_the_plugin_is_split_by_job_and_adds_no_globals(
+    tmp_path: Path, workspace: Path, fake_provider: FakeProvider
+) -> None:
+    """init.lua holds the configuration and the API; start-up and version shims, ranges,
+    the command, the statusline and the rest are modules of their own. Loading and using
+    the plugin leaves `_G` as it found it (but for `vim.g.loaded_modelrouter`)."""
+    (workspace / "prices.py").write_text(SOURCE, encoding="utf-8")
+    fake_provider.reply("local", Reply(text=fenced(FIXED)))
+    modules = ", ".join(f"'{m}'" for m in MODULES)
+    out = run_nvim(
+        tmp_path,
+        workspace,
+        f"""
+  local before = vim.tbl_keys(_G)
+  local mr = require('modelrouter')
+  mr.setup()
+  vim.cmd.edit('prices.py')
+  vim.cmd('2,3ModelRouter fix-typo')
+  local missing = {{}}
+  for _, m in ipairs({{ {modules} }}) do
+    if not pcall(require, 'modelrouter.' .. m) then
+      table.insert(missing, m)
+    end
+  end
+  mr.status()
+  vim.fn.getcompletion('ModelRouter ', 'cmdline')
+  local added = {{}}
+  local had = {{}}
+  for _, k in ipairs(before) do had[k] = true end
+  for k in pairs(_G) do
+    if not had[k] then table.insert(added, tostring(k)) end
+  end
+  T.finish({{ added = added, missing = missing, lines = T.lines() }})
+""",
+    )
+    assert out["missing"] == []
+    assert out["added"] == []
+    assert out["lines"][1:3] == FIXED.splitlines()
+    init = (PLUGIN / "lua" / "modelrouter" / "init.lua").read_text(encoding="utf-8")
+    assert len(init.splitlines()) < 200
+    assert "vim.lsp.start(" not in init and "str_utfindex" not in init

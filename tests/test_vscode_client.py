@@ -31,16 +31,18 @@ pytestmark = [
 ]
 
 COMMANDS = {
-    "Fix Typo",
-    "Add Docstring",
+    "Fix typo",
+    "Add docstring",
+    "Explain",
     "Implement",
-    "Write Tests",
-    "Design This",
+    "Refactor",
+    "Write tests",
+    "Design",
     "Ask…",
-    "Redo With Stronger Model",
-    "Show Usage",
-    "Open Rules File",
-    "Restart Server",
+    "Redo with a stronger model",
+    "Show usage",
+    "Open rules file",
+    "Restart server",
 }
 SETTINGS = {
     "modelrouter.server.path",

@@ -12,7 +12,9 @@ Patterns, all case-insensitive:
 - ``"^bump"``: a leading ``^`` matches only at the start of the request (after an optional
   ``scope:`` / ``[tag]`` / ``type(scope):`` prefix, as in commit subjects);
 - ``"修复"``: phrases in scripts written without spaces (CJK) match as substrings;
-- ``"re:<regex>"``: a Python regular expression, searched anywhere.
+- ``"re:<regex>"``: a Python regular expression, searched anywhere;
+- ``"kind:fix"``: any word of that kind of work, in any language the lexicon of
+  `modelrouter.request_words` covers ("fix", "修复", "corrige", "behebt", …).
 
 All patterns are compiled once per `Rules` object, so a request costs a tokenisation plus a
 few dictionary look-ups.
@@ -26,13 +28,17 @@ import weakref
 from dataclasses import dataclass, field
 
 from modelrouter.config import Route, Rules
+from modelrouter.intents import recognise
+from modelrouter.request_words import concepts, intent_words
 from modelrouter.route_regex import RouteRegex
 from modelrouter.tokens import estimate_tokens
 
 REGEX_PREFIX = "re:"
+KIND_PREFIX = "kind:"
 # Long pasted code says nothing more about the task than its first few thousand characters.
-SCAN_CHARS = 4000
+SCAN_CHARS = 1000
 NO_MATCH_CONFIDENCE = 0.3
+INTENT_CONFIDENCE = 0.9
 
 _WORD = re.compile(r"\w+")
 # Characters that tokenising into words would lose (hyphens, quotes and spaces are harmless).
@@ -95,6 +101,7 @@ class CompiledRules:
         self.substrings: list[tuple[str, int, str]] = []
         # User `re:` patterns run with a time bound (RouteRegex); generated ones are safe.
         self.regexes: list[tuple[re.Pattern[str] | RouteRegex, int, str]] = []
+        self.kinds: dict[str, list[tuple[int, str]]] = {}  # concept -> (route, pattern)
         self._word_cache: dict[str, tuple[_Phrase, ...]] = {}
         for index, route in enumerate(rules.routes):
             label = (
@@ -113,6 +120,9 @@ class CompiledRules:
                 self._add(pattern, index)
 
     def _add(self, pattern: str, index: int) -> None:
+        if pattern.startswith(KIND_PREFIX):
+            self.kinds.setdefault(pattern[len(KIND_PREFIX) :].strip(), []).append((index, pattern))
+            return
         if pattern.startswith(REGEX_PREFIX):
             self.regexes.append((RouteRegex(pattern[len(REGEX_PREFIX) :], re.I), index, pattern))
             return
@@ -223,9 +233,12 @@ def classify_rules(
     hits: dict[int, str] = {}  # route index -> first pattern that matched
 
     head = _HEAD.match(lower)
-    start = len(_WORD.findall(lower[: head.end()])) if head else 0
-    words = _WORD.findall(lower)
+    # Phrases match ordinary words only: a type named `Debug` or a product name is no intent.
+    start = len(intent_words(scan[: head.end()])) if head else 0
+    words = intent_words(scan)
     n = len(words)
+    singles: list[tuple[int, _Phrase]] = []
+    covered: set[int] = set()  # word positions inside a matched phrase of several words
     for i, word in enumerate(words):
         for phrase in compiled.phrases_for(word):
             if phrase.route in hits or (phrase.anchored and i != start):
@@ -236,10 +249,29 @@ def classify_rules(
                     continue
                 if not all(_word_matches(pw, words[i + 1 + k]) for k, pw in enumerate(rest)):
                     continue
+                cr = compiled.routes[phrase.route]
+                if _filters_pass(cr, language, path, tokens):
+                    covered.update(range(i, i + len(rest) + 1))
+                hits[phrase.route] = phrase.pattern
+            else:
+                singles.append((i, phrase))
+    # A word that is part of a longer matched phrase ("debug" in "debug print statements")
+    # is that phrase's evidence, not a second opinion.
+    for i, phrase in singles:
+        if phrase.route not in hits and i not in covered:
             hits[phrase.route] = phrase.pattern
-    for sub, index, pattern in compiled.substrings:
-        if index not in hits and sub in lower:
-            hits[index] = pattern
+    if compiled.kinds:
+        for i, word in enumerate(words):
+            if i in covered:
+                continue
+            for concept in concepts(word):
+                for index, pattern in compiled.kinds.get(concept, ()):
+                    if index not in hits:
+                        hits[index] = pattern
+    if compiled.substrings and _SPACELESS.search(lower):
+        for sub, index, pattern in compiled.substrings:
+            if index not in hits and sub in lower:
+                hits[index] = pattern
     for rx, index, pattern in compiled.regexes:
         if index not in hits and rx.search(scan):
             hits[index] = pattern
@@ -309,14 +341,38 @@ def classify(
 
     `rules.classifier.mode`: "rules" (patterns only), "learned" (the learned model alone),
     or "hybrid" (rules when confident, else the learned model with the rules' evidence).
-    The learned model is loaded on first use, never at import.
+    The learned model is loaded on first use, never at import. Before either, a request
+    that asks for exactly what one of the rules' actions does ("explain this regex",
+    "refactor this class into smaller functions") goes to that action's tier
+    (`modelrouter.intents`).
     """
     by_rules = classify_rules(
         rules, text, language=language, path=path, selection_tokens=selection_tokens
     )
+    by_action = classify_intent(rules, text, by_rules.tokens)
+    if by_action is not None:
+        return by_action
     mode = rules.classifier.mode
     if mode == "rules":
         return by_rules
     from modelrouter.learned import classify_hybrid
 
     return classify_hybrid(rules, text, by_rules, use_rules=mode == "hybrid")
+
+
+def classify_intent(rules: Rules, text: str, tokens: int = 0) -> Classification | None:
+    """The tier of the action `text` asks for, when it asks for one the rules define with
+    a fixed tier; None otherwise."""
+    intent = recognise(text)
+    if intent is None:
+        return None
+    action = rules.actions.get(intent.action)
+    if action is None or action.tier not in rules.tiers:
+        return None
+    return Classification(
+        tier=action.tier,
+        confidence=INTENT_CONFIDENCE,
+        reason=f"like the {action.title} action (tier {action.tier}): {intent.evidence}",
+        source="action",
+        tokens=tokens,
+    )

@@ -24,6 +24,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("stats", "usage, spend and savings from the ledger"),
     "report": ("report", "write a self-contained HTML usage report"),
     "train": ("train", "train the learned router"),
+    "serve": ("serve", "run the HTTP proxy for agents (Claude Code, Codex, aider, …)"),
+    "claude": ("claude", "run Claude Code with every request routed through the proxy"),
+    "run": ("run", "run a command with ANTHROPIC_BASE_URL/OPENAI_BASE_URL at the proxy"),
     "keys": ("keys", "create, list and revoke proxy keys"),
 }
 
@@ -69,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         lsp.add_arguments(parser)
         return lsp.run(parser.parse_args(argv[1:]))
+    if argv[:1] in (["claude"], ["run"]):
+        # Everything after our own --rules belongs to the command being run.
+        rest = argv[1:]
+        rules = None
+        if rest[:1] == ["--rules"] and len(rest) > 1:
+            rules, rest = rest[1], rest[2:]
+        return _command_module(argv[0]).run(argparse.Namespace(argv=rest, rules=rules))
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):

@@ -13,6 +13,9 @@ BACKEND_TYPES = ("ollama", "openai", "anthropic", "gemini", "cli", "llamacpp")
 # Key-less types that run on this machine; `local: true` is implied for them.
 LOCAL_TYPES = ("ollama", "llamacpp")
 
+# Types that take a plain-text prompt only: no tools, no images.
+TEXT_ONLY_TYPES = ("cli", "llamacpp")
+
 
 @dataclass(frozen=True)
 class Price:
@@ -62,6 +65,8 @@ class BackendConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     budget: Budget = field(default_factory=Budget)
     local: bool = False  # runs on this machine: may see local_only files, no redaction needed
+    # Proxy: send the client's own credential (x-api-key / Bearer) instead of api_key_env.
+    forward_client_key: bool = False
     command: tuple[str, ...] = ()  # cli: argv, prompt on stdin
     env_allow: tuple[str, ...] = ()  # cli: extra environment variables passed through
     max_output_bytes: int = 1_000_000  # cli: output cap
@@ -149,6 +154,18 @@ class EditSettings:
 
 
 @dataclass(frozen=True)
+class ProxySettings:
+    """How `modelrouter serve` maps agent requests onto tiers."""
+
+    # Client model-name glob -> tier, backend, or "cheapest" (the cheapest tier). Names
+    # that match nothing here and are no tier or backend are classified.
+    models: dict[str, str] = field(default_factory=lambda: {"claude-*haiku*": "cheapest"})
+    classify_chars: int = 4000  # how much of the latest human turn the classifier reads
+    max_request_bytes: int = 32 * 1024 * 1024  # larger bodies get 413
+    sticky_minutes: float = 120.0  # how long a conversation keeps its task's backend
+
+
+@dataclass(frozen=True)
 class Rules:
     """A complete, validated rule set."""
 
@@ -160,6 +177,7 @@ class Rules:
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     edits: EditSettings = field(default_factory=EditSettings)
+    proxy: ProxySettings = field(default_factory=ProxySettings)
     ledger: str | None = None  # a postgresql:// URL or a SQLite file; None: the default file
     source: str = ""  # the file these rules came from
 

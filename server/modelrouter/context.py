@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from modelrouter.errors import ContextError
+from modelrouter.positions import LineIndex, split_lines
 
 # LSP language ids -> tree-sitter-language-pack grammar names, where they differ.
 _GRAMMARS = {
@@ -72,6 +73,12 @@ _HEADER_DEFAULT = (
 _HEADER_SCAN_LINES = 300
 _HEADER_MAX_LINES = 60
 _MAX_DIAGNOSTICS = 10
+# Files past this many characters are searched for the enclosing scope in a window of
+# lines around the selection (first WINDOW_LINES each side): parsing a 50 MB file to find
+# one function costs seconds and gigabytes.
+WINDOW_FROM_CHARS = 500_000
+WINDOW_LINES = 1000
+WINDOW_MAX_LINES = 64_000
 
 
 @dataclass
@@ -107,15 +114,17 @@ def build_context(
     diagnostics: list[str] | None = None,
     budget_tokens: int = 6000,
     around: int = 30,
+    index: LineIndex | None = None,
 ) -> Context:
-    """Gather the context of `text[start:end]` (string offsets) within `budget_tokens`.
+    """Gather the context of `text[start:end]` (string offsets) within `budget_tokens`;
+    `index` is `text`'s line index when the caller has one.
 
     Raises ContextError when the selection alone exceeds the budget: a rewrite based on a
     partial view of the code it replaces would destroy the part the model did not see.
     """
-    lines = text.splitlines(keepends=True)
-    first = text.count("\n", 0, start)
-    last = text.count("\n", 0, max(start, end - 1)) if end > start else first
+    index = index or LineIndex(text)
+    first = index.line_of(start)
+    last = index.line_of(max(start, end - 1)) if end > start else first
     ctx = Context(
         language_id=language_id,
         path=path,
@@ -123,29 +132,67 @@ def build_context(
         selection_lines=(first + 1, last + 1),
         diagnostics=list(diagnostics or []),
     )
-    scope = enclosing_scope(text, first, last, language_id)
+    scope = enclosing_scope(text, first, last, language_id, index)
     if scope is not None:
         s_first, s_last, label = scope
     else:
-        s_first, s_last = max(0, first - around), min(len(lines) - 1, last + around)
+        s_first, s_last = max(0, first - around), min(index.line_count - 1, last + around)
         label = f"lines {s_first + 1}-{s_last + 1}"
-    ctx.scope = "".join(lines[s_first : s_last + 1])
+    ctx.scope = _line_span(text, index, s_first, s_last)
     ctx.scope_label = label
-    header_lines = [line for i, line in _header(lines, language_id) if i < s_first or i > s_last]
+    head = split_lines(text[: index.line_start(_HEADER_SCAN_LINES)])
+    header_lines = [line for i, line in _header(head, language_id) if i < s_first or i > s_last]
     ctx.header = "".join(header_lines)
-    _trim(ctx, lines, (s_first, s_last), budget_tokens)
+    _trim(ctx, text, index, (s_first, s_last), budget_tokens)
     return ctx
 
 
+def _line_span(text: str, index: LineIndex, first: int, last: int) -> str:
+    """Lines `first`..`last` of `text`, with their line breaks."""
+    return text[index.line_start(first) : index.line_start(last + 1)]
+
+
 def enclosing_scope(
-    text: str, first: int, last: int, language_id: str
+    text: str, first: int, last: int, language_id: str, index: LineIndex | None = None
 ) -> tuple[int, int, str] | None:
     """(first_line, last_line, label) of the innermost function/class around lines
-    `first`..`last` (0-based), or None when none can be found."""
+    `first`..`last` (0-based), or None when none can be found.
+
+    In a big file only a window of lines around the selection is parsed, grown until the
+    scope found lies inside it (a scope touching the window's edge may be cut off), up to
+    WINDOW_MAX_LINES each side.
+    """
+    if len(text) <= WINDOW_FROM_CHARS:
+        found = _scope(text, first, last, language_id)
+        return None if found is None else (*found[:2], _label(*found))
+    index = index or LineIndex(text)
+    reach = WINDOW_LINES
+    while True:
+        lo, hi = max(0, first - reach), min(index.line_count, last + 1 + reach)
+        window = _line_span(text, index, lo, hi - 1)
+        found = _scope(window, first - lo, last - lo, language_id)
+        if found is None:
+            # The scope may start above the window; past WINDOW_MAX_LINES, assume none.
+            if reach >= WINDOW_MAX_LINES or (lo == 0 and hi == index.line_count):
+                return None
+            reach *= 4
+            continue
+        s, e, name = found
+        whole = (lo == 0 or s > 0) and (hi == index.line_count or e < hi - lo - 1)
+        if whole:
+            return s + lo, e + lo, _label(s + lo, e + lo, name)
+        reach *= 4
+
+
+def _scope(text: str, first: int, last: int, language_id: str) -> tuple[int, int, str] | None:
     found = _tree_sitter_scope(text, first, last, language_id)
     if found is None and language_id == "python":
         found = _ast_scope(text, first, last)
     return found
+
+
+def _label(first: int, last: int, name: str) -> str:
+    return f"{name} (lines {first + 1}-{last + 1})"
 
 
 @lru_cache(maxsize=32)
@@ -166,28 +213,42 @@ def _tree_sitter_scope(
     parser = _parser(language_id)
     if parser is None:
         return None
-    tree = parser.parse(text.encode("utf-8"))
-    lines = text.splitlines()
-    if not lines:
+    data = text.encode("utf-8", "surrogatepass")
+    tree = parser.parse(data)
+    if not text:
         return None
-    last = min(last, len(lines) - 1)
+    # Tree-sitter numbers rows at `\n` only; byte offsets, mapped to lines by the LSP rule,
+    # also hold for files with lone `\r` line ends.
+    index = LineIndex(text)
+    last = min(last, index.line_count - 1)
     first = min(first, last)
-    indent = len(lines[first]) - len(lines[first].lstrip())
-    end_col = len(lines[last].encode("utf-8"))
-    node = tree.root_node.descendant_for_point_range((first, indent), (last, end_col))
+    line = text[index.line_start(first) : index.line_end(first)]
+    sel_start = index.line_start(first) + len(line) - len(line.lstrip())
+    sel_end = index.line_end(last)
+
+    def byte_of(offset: int) -> int:
+        return len(text[:offset].encode("utf-8", "surrogatepass"))
+
+    def line_of_byte(b: int) -> tuple[int, bool]:
+        offset = len(data[:b].decode("utf-8", "ignore"))
+        line = index.line_of(offset)
+        return line, offset == index.line_start(line)
+
+    node = tree.root_node.descendant_for_byte_range(byte_of(sel_start), byte_of(sel_end))
     # The root (a Python `module`) is the whole file, never an enclosing scope.
     while node is not None and node.parent is not None:
-        if node.type in _SCOPE_TYPES and node.start_point[0] <= first:
+        if node.type in _SCOPE_TYPES and line_of_byte(node.start_byte)[0] <= first:
             name = node.child_by_field_name("name")
             if name is None and node.type == "decorated_definition":
                 inner = node.child_by_field_name("definition")
                 name = inner.child_by_field_name("name") if inner is not None else None
             kind = node.type.replace("_", " ")
             label = f"{kind} `{name.text.decode()}`" if name is not None else kind
-            s, e = node.start_point[0], node.end_point[0]
-            if node.end_point[1] == 0 and e > s:
+            s = line_of_byte(node.start_byte)[0]
+            e, at_line_start = line_of_byte(node.end_byte)
+            if at_line_start and e > s:
                 e -= 1
-            return s, e, f"{label} (lines {s + 1}-{e + 1})"
+            return s, e, label
         node = node.parent
     return None
 
@@ -215,7 +276,7 @@ def _ast_scope(text: str, first: int, last: int) -> tuple[int, int, str] | None:
     start = min([best.lineno, *(d.lineno for d in best.decorator_list)]) - 1  # type: ignore[attr-defined]
     end = (best.end_lineno or best.lineno) - 1  # type: ignore[attr-defined]
     kind = "class" if isinstance(best, ast.ClassDef) else "function"
-    return start, end, f"{kind} `{best.name}` (lines {start + 1}-{end + 1})"  # type: ignore[attr-defined]
+    return start, end, f"{kind} `{best.name}`"  # type: ignore[attr-defined]
 
 
 def _header(lines: list[str], language_id: str) -> list[tuple[int, str]]:
@@ -227,7 +288,7 @@ def _header(lines: list[str], language_id: str) -> list[tuple[int, str]]:
     ]
 
 
-def _trim(ctx: Context, lines: list[str], scope: tuple[int, int], budget: int) -> None:
+def _trim(ctx: Context, text: str, index: LineIndex, scope: tuple[int, int], budget: int) -> None:
     """Cut diagnostics, then imports, then the surrounding code until `ctx` fits."""
     sel = _estimate(ctx.selection)
     if sel > budget:
@@ -241,7 +302,7 @@ def _trim(ctx: Context, lines: list[str], scope: tuple[int, int], budget: int) -
         ctx.diagnostics = ctx.diagnostics[:_MAX_DIAGNOSTICS]
         ctx.notes.append(f"{dropped} further diagnostics omitted")
     if ctx.tokens > budget and ctx.header:
-        header = ctx.header.splitlines(keepends=True)
+        header = split_lines(ctx.header)
         keep = len(header)
         while keep > 0 and ctx.tokens > budget:
             keep //= 2
@@ -255,7 +316,7 @@ def _trim(ctx: Context, lines: list[str], scope: tuple[int, int], budget: int) -
             # Shrink the window toward the selection, a quarter of the spare lines at a time.
             lo += max(1, (first - lo) // 4) if lo < first else 0
             hi -= max(1, (hi - last) // 4) if hi > last else 0
-            ctx.scope = "".join(lines[lo : hi + 1])
+            ctx.scope = _line_span(text, index, lo, hi)
         if ctx.tokens > budget:
             ctx.scope = ""
             ctx.notes.append(f"surrounding code ({ctx.scope_label}) omitted to fit")

@@ -10,10 +10,10 @@ import ast
 import bisect
 import re
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from modelrouter.errors import NoUsableCode
+from modelrouter.positions import split_lines, strip_break
 
 _OPENER = re.compile(r"(`{3,}|~{3,})[ \t]*([^\n`]*)")
 _CLOSER = re.compile(r"(`{3,}|~{3,})[ \t\r]*")
@@ -34,14 +34,6 @@ _ALIASES = {
     "markdown": {"markdown", "md"},
 }
 _NON_CODE = {"text", "txt", "plaintext", "console", "output", "diff", "log"}
-
-
-@dataclass(frozen=True)
-class Pos:
-    """An LSP position."""
-
-    line: int
-    character: int
 
 
 def extract_code(reply: str, language_id: str) -> str:
@@ -145,9 +137,29 @@ def syntax_error(code: str, language_id: str) -> str | None:
     return None
 
 
-def reindent(code: str, original: str, *, line_indent: str | None = None) -> str:
-    """`code` re-indented to the indentation of `original`, and ending with a newline
-    exactly when `original` does.
+# How far an edit may outgrow the text it replaces. Trivial-tier actions (a typo, a
+# docstring) rewrite what is there; other rewrites may add much more, but not without end.
+TRIVIAL_GROWTH, TRIVIAL_ALLOWANCE = 4, 2_000
+GROWTH, ALLOWANCE = 40, 40_000
+
+
+def oversized_edit(original: str, new_text: str, *, trivial: bool) -> str | None:
+    """Why replacing `original` by `new_text` is out of proportion for the action, or None."""
+    factor, allowance = (TRIVIAL_GROWTH, TRIVIAL_ALLOWANCE) if trivial else (GROWTH, ALLOWANCE)
+    limit = factor * len(original) + allowance
+    if len(new_text) <= limit:
+        return None
+    return (
+        f"the reply would replace {len(original):,} characters with {len(new_text):,}, "
+        f"more than this action may write there ({limit:,})"
+    )
+
+
+def reindent(
+    code: str, original: str, *, line_indent: str | None = None, newline: str = "\n"
+) -> str:
+    """`code` re-indented to the indentation of `original`, its lines ended with the
+    document's `newline`, and ending with a line break exactly when `original` does.
 
     `line_indent` is given when the replaced range starts mid-line: it is the indentation of
     that line, which the code's later lines are relative to; its first line stays as is
@@ -157,9 +169,10 @@ def reindent(code: str, original: str, *, line_indent: str | None = None) -> str
     if mid_line:
         base = line_indent or ""
     else:
-        first = next((line for line in original.splitlines() if line.strip()), "")
+        lines = (strip_break(line) for line in split_lines(original))
+        first = next((line for line in lines if line.strip()), "")
         base = first[: len(first) - len(first.lstrip())]
-    body = textwrap.dedent(code.strip("\n"))
+    body = textwrap.dedent("\n".join(strip_break(ln) for ln in split_lines(code)).strip("\n"))
     out = []
     for i, line in enumerate(body.split("\n")):
         if not line.strip():
@@ -168,16 +181,16 @@ def reindent(code: str, original: str, *, line_indent: str | None = None) -> str
             out.append(line)
         else:
             out.append(base + line)
-    text = "\n".join(out)
-    if original.endswith("\n"):
-        text += "\n"
+    text = newline.join(out)
+    if strip_break(original) != original:
+        text += newline
     return text
 
 
 def indent_before(text: str, offset: int) -> str | None:
     """The indentation of the line holding `offset` when `offset` is not at the start of
     that line's code, else None (the `line_indent` argument of `reindent`)."""
-    line_start = text.rfind("\n", 0, offset) + 1
+    line_start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
     before = text[line_start:offset]
     if not before.strip():
         return None
@@ -197,9 +210,9 @@ def widen_to_scope(
     """
     if scope is None or (scope[0] >= start and scope[1] <= end):
         return start, end
-    code_lines = [ln.strip() for ln in code.splitlines() if ln.strip()]
-    scope_lines = [ln.strip() for ln in text[scope[0] : scope[1]].splitlines() if ln.strip()]
-    selected_first = next((ln.strip() for ln in text[start:end].splitlines() if ln.strip()), "")
+    code_lines = [ln.strip() for ln in split_lines(code) if ln.strip()]
+    scope_lines = [ln.strip() for ln in split_lines(text[scope[0] : scope[1]]) if ln.strip()]
+    selected_first = next((ln.strip() for ln in split_lines(text[start:end]) if ln.strip()), "")
     if (
         code_lines
         and scope_lines
@@ -207,14 +220,6 @@ def widen_to_scope(
         and code_lines[0] != selected_first
         and 2 * len(code_lines) >= len(scope_lines)
     ):
-        return scope
-    return start, end
-    first_code = next((ln.strip() for ln in code.splitlines() if ln.strip()), "")
-    scope_first = next(
-        (ln.strip() for ln in text[scope[0] : scope[1]].splitlines() if ln.strip()), ""
-    )
-    selected_first = next((ln.strip() for ln in text[start:end].splitlines() if ln.strip()), "")
-    if first_code and first_code == scope_first and first_code != selected_first:
         return scope
     return start, end
 
@@ -227,11 +232,22 @@ def widen_to_echoed_lines(code: str, text: str, start: int, end: int) -> tuple[i
     equal the lines just before (or after) the range join the range, so they are replaced by
     themselves. At least one line of the reply always stays for the selection itself.
     """
-    if (start and text[start - 1] != "\n") or (end < len(text) and text[end - 1] != "\n"):
+    starts_line = not start or text[start - 1] in "\r\n"
+    ends_line = end == len(text) or text[end - 1] in "\r\n"
+    if not (starts_line and ends_line):
         return start, end
-    reply = [ln.strip() for ln in code.splitlines()]
-    before = text[:start].splitlines(keepends=True)
-    after = text[end:].splitlines(keepends=True)
+    if text.startswith("\r\n", start - 1) or text.startswith("\r\n", end - 1):
+        return start, end  # a "range" splitting a CRLF is not a whole-line range
+    reply = [ln.strip() for ln in split_lines(code)]
+    # Only the lines next to the range can be echoed: look at a bounded window of them,
+    # never at the whole file.
+    window = 64 * (len(code) + 256)
+    before = split_lines(text[max(0, start - window) : start])
+    if start > window and before:
+        before = before[1:]  # the window's first line may be cut
+    after = split_lines(text[end : end + window])
+    if end + window < len(text) and after:
+        after = after[:-1]
     k = 0
     while (
         k + 1 < len(reply)
@@ -251,85 +267,6 @@ def widen_to_echoed_lines(code: str, text: str, start: int, end: int) -> tuple[i
     start -= sum(len(ln) for ln in before[len(before) - k :]) if k else 0
     end += sum(len(ln) for ln in after[:m])
     return start, end
-
-
-# --- positions --------------------------------------------------------------------------
-
-
-def _units(ch: str, encoding: str) -> int:
-    if encoding == "utf-8":
-        return len(ch.encode("utf-8"))
-    if encoding == "utf-32":
-        return 1
-    return 2 if ord(ch) > 0xFFFF else 1
-
-
-def offset_at(text: str, pos: Pos, encoding: str = "utf-16") -> int:
-    """String offset of an LSP position (clamped to the line and the text)."""
-    start = 0
-    for _ in range(pos.line):
-        nl = text.find("\n", start)
-        if nl < 0:
-            return len(text)
-        start = nl + 1
-    end = text.find("\n", start)
-    end = len(text) if end < 0 else end
-    units = 0
-    i = start
-    while i < end and units < pos.character:
-        units += _units(text[i], encoding)
-        i += 1
-    return i
-
-
-def position_at(text: str, offset: int, encoding: str = "utf-16") -> Pos:
-    """LSP position of a string offset."""
-    line = text.count("\n", 0, offset)
-    line_start = text.rfind("\n", 0, offset) + 1
-    col = sum(_units(ch, encoding) for ch in text[line_start:offset])
-    return Pos(line, col)
-
-
-def reanchor(old_text: str, start: int, end: int, new_text: str) -> tuple[int, int] | None:
-    """Where `old_text[start:end]` is in `new_text` after the user kept typing, or None.
-
-    The range is found by its own text: a unique occurrence wins; among several, the one
-    whose surroundings are also unchanged (then the one nearest the old place, if that is
-    unambiguous). Never guesses: None means the edit must be refused.
-    """
-    target = old_text[start:end]
-    if old_text == new_text:
-        return start, end
-    if not target:
-        before = old_text[max(0, start - 80) : start]
-        after = old_text[start : start + 80]
-        hits = _find_all(new_text, before + after) if before + after else []
-        return (hits[0] + len(before),) * 2 if len(hits) == 1 else None
-    hits = _find_all(new_text, target)
-    if len(hits) == 1:
-        return hits[0], hits[0] + len(target)
-    if not hits:
-        return None
-    for width in (200, 80, 20):
-        before = old_text[max(0, start - width) : start]
-        after = old_text[end : end + width]
-        good = [
-            h
-            for h in hits
-            if new_text[max(0, h - len(before)) : h] == before
-            or new_text[h + len(target) : h + len(target) + len(after)] == after
-        ]
-        if len(good) == 1:
-            return good[0], good[0] + len(target)
-    return None
-
-
-def _find_all(text: str, needle: str) -> list[int]:
-    hits, i = [], text.find(needle)
-    while i >= 0:
-        hits.append(i)
-        i = text.find(needle, i + 1)
-    return hits
 
 
 # --- where tests and notes go -----------------------------------------------------------
@@ -372,11 +309,11 @@ def _is_relative(path: Path, root: Path) -> bool:
 def merge_tests(existing: str, code: str, language_id: str) -> str:
     """The text to append to an existing test file: `code` without import lines the file
     already has, separated from it by a blank line or two."""
-    have = {line.strip() for line in existing.splitlines()}
+    have = {line.strip() for line in split_lines(existing)}
     if language_id == "python":
         kept = [
             line
-            for line in code.splitlines()
+            for line in map(strip_break, split_lines(code))
             if not (line.strip() in have and re.match(r"(import|from)\s", line.strip()))
         ]
         code = "\n".join(kept).strip("\n") + "\n"

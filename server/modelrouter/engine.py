@@ -6,6 +6,10 @@ falls over to the next one on errors a different backend may not have (refused c
 timeouts, 429, overload, a stream broken part-way), and cools failed backends down so later
 requests skip them without waiting. Partial text from a failed stream is discarded, never
 returned as if whole. Every attempt is recorded in the `Outcome`.
+
+Agent requests (the proxy) carry tools, tool calls and results, images and per-call options;
+backends that take plain text only are skipped for them with the reason, and streamed tool
+calls reach the caller as `Piece` events, with redacted values restored like text.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +28,18 @@ from typing import Any, Literal
 import httpx
 
 from modelrouter.backends import make_backend
-from modelrouter.backends.base import BackendError, Message, StreamDone, TextDelta, Usage
-from modelrouter.config import BackendConfig, Rules
+from modelrouter.backends.base import (
+    BackendError,
+    ContentEvent,
+    StreamDone,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+)
+from modelrouter.config import TEXT_ONLY_TYPES, BackendConfig, Rules
 from modelrouter.errors import EngineError
 from modelrouter.health import Health
 from modelrouter.privacy import local_only_reason
@@ -32,9 +47,23 @@ from modelrouter.redact import Redactor, StreamRestorer
 from modelrouter.routing import plan as planning
 from modelrouter.routing.plan import Plan, Skip
 from modelrouter.tokens import estimate_tokens
-from modelrouter.transcript import ContextTooSmall, trim
+from modelrouter.transcript import (
+    CallOptions,
+    ContextTooSmall,
+    Message,
+    Part,
+    Text,
+    Thinking,
+    ToolCall,
+    ToolResult,
+    map_texts,
+    tools_tokens,
+    trim,
+)
 
 log = logging.getLogger(__name__)
+
+_PLAIN = CallOptions()
 
 # When every backend failed, wait at most this long (seconds) for one that sent a short
 # retry-after, instead of failing the request.
@@ -42,6 +71,11 @@ RETRY_WAIT_LIMIT = 5.0
 # How long an answer waits for its ledger id. A busy ledger (another process holding its
 # lock) delays the bookkeeping, never the answer: the id is filled in when it arrives.
 LEDGER_ID_WAIT_S = 0.25
+# A reply is cut off (and the backend failed) past this many characters per output token
+# the backend is allowed, and never below REPLY_MIN_CHARS: a provider that ignores its
+# token limit cannot fill the memory or hand a 10 MB "fix" to the editor.
+REPLY_CHARS_PER_TOKEN = 16
+REPLY_MIN_CHARS = 256 * 1024
 
 
 @dataclass
@@ -56,7 +90,9 @@ class Job:
     path: str | None = None
     local_only: bool = False  # only backends that run on this machine may see it
     prefer_backend: str | None = None  # tried first when usable (sticky follow-ups)
-    source: Literal["ask", "lsp"] = "ask"
+    source: Literal["ask", "lsp", "proxy"] = "ask"
+    client: str | None = None  # the proxy's client program (from its user-agent)
+    options: CallOptions = field(default_factory=CallOptions)  # tools, limits (agents)
     # Routing labels for learned routing (the ledger stores the request text only with one):
     tier_override: str | None = None  # the user chose the tier explicitly
     redo_of: int | None = None  # ledger id of the answer this request redoes a tier up
@@ -89,7 +125,15 @@ class FellBack:
     to_backend: str | None
 
 
-Event = AttemptStarted | Progress | FellBack
+@dataclass(frozen=True)
+class Piece:
+    """A streamed tool call or thinking event of the answer (text comes as `Progress`)."""
+
+    backend: str
+    event: ContentEvent
+
+
+Event = AttemptStarted | Progress | FellBack | Piece
 
 
 @dataclass
@@ -122,6 +166,9 @@ class Outcome:
     ledger_id: int | None = None
     # Backends ahead of the answering one that were passed over (budget, cooldown, key).
     skipped: list[Skip] = field(default_factory=list)
+    # The whole answer as transcript parts (text, tool calls, thinking) and why it ended.
+    parts: tuple[Part, ...] = ()
+    stop_reason: str = "end_turn"
 
     @property
     def fell_back(self) -> bool:
@@ -130,6 +177,10 @@ class Outcome:
 
     def as_message(self) -> Message:
         """The answer as an assistant turn, tagged with its model, for follow-ups."""
+        if any(not isinstance(p, Text) for p in self.parts):
+            return Message(
+                "assistant", self.text, model=self.model, backend=self.backend, parts=self.parts
+            )
         return Message("assistant", self.text, model=self.model, backend=self.backend)
 
 
@@ -188,9 +239,14 @@ class Engine:
             # Budgets are read from the current rules on every check, so reloads apply.
             self.budget = BudgetGuard(ledger, lambda: self.rules, read_in_place=not serving)
         self._own_client = client is None
-        self.client = client or httpx.AsyncClient(
-            limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60.0),
-        )
+        if client is None:
+            limits = httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60.0)
+            # TCP_NODELAY: httpx writes a request's headers and body separately, and with
+            # Nagle the body waits for the provider's delayed ACK (~20-40 ms per request).
+            nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+            transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
+            client = httpx.AsyncClient(limits=limits, transport=transport)
+        self.client = client
 
     def plan(self, tier: str, *, local_only: bool = False) -> Plan:
         """The ordered backends for `tier` and why others are skipped. Never touches the network."""
@@ -256,11 +312,16 @@ class Engine:
             if blocked:
                 skipped.append(Skip(cfg.name, blocked))
                 continue
+            cannot = capability_reason(job, cfg)
+            if cannot:
+                skipped.append(Skip(cfg.name, cannot))
+                continue
             try:
                 messages = self.outgoing(job, cfg, redactor)
             except ContextTooSmall as exc:
                 skipped.append(Skip(cfg.name, str(exc)))
                 continue
+            options = self.outgoing_options(job, cfg, redactor)
             hold = await self._reserve(job, cfg, messages)
             if isinstance(hold, str):
                 skipped.append(Skip(cfg.name, hold))
@@ -270,7 +331,7 @@ class Engine:
             # Streamed text shown to the user gets the real values back as it arrives.
             shown = emit if cfg.is_local else _Restoring(emit, redactor)
             try:
-                text, done, first = await self._attempt(cfg, messages, shown)
+                text, done, first, parts = await self._attempt(cfg, messages, shown, options)
             except BaseException as error:
                 if hold is not None:
                     self.budget.release([hold])  # nothing was spent on this backend
@@ -302,9 +363,12 @@ class Engine:
                 if isinstance(shown, _Restoring):
                     shown.flush()
                 text = redactor.restore(text)
+                parts = _restored(parts, redactor)
                 redactions = redactor.count
             outcome = self._outcome(job, cfg, text, done, attempts, started, first)
             outcome.redactions = redactions
+            outcome.parts = parts
+            outcome.stop_reason = done.stop_reason
             return outcome
         retry = self._short_wait(candidates, attempts) if may_wait else None
         if retry is not None:
@@ -378,19 +442,35 @@ class Engine:
         messages = self._messages_for(job, cfg)
         if cfg.is_local:
             return messages
-        texts = redactor.redact_all([m.content for m in messages], path=job.path)
-        return [dataclasses.replace(m, content=t) for m, t in zip(messages, texts, strict=True)]
+        return map_texts(messages, lambda texts: redactor.redact_all(texts, path=job.path))
+
+    def outgoing_options(self, job: Job, cfg: BackendConfig, redactor: Redactor) -> CallOptions:
+        """The call options `cfg` receives: a passthrough body only for Anthropic backends,
+        redacted like the transcript unless the backend is local."""
+        options = job.options
+        if options.passthrough is None:
+            return options
+        if cfg.type != "anthropic":
+            return dataclasses.replace(options, passthrough=None)
+        if cfg.is_local:
+            return options  # with redaction off the redactor still replaces configured keys
+        return dataclasses.replace(options, passthrough=_redact_body(options.passthrough, redactor))
 
     def _messages_for(self, job: Job, cfg: BackendConfig) -> list[Message]:
         """The transcript as `cfg` may see it: trimmed to its context window.
 
         Raises `ContextTooSmall` when the request does not fit; the backend is then skipped.
         """
-        return trim(job.messages, cfg.context_window, cfg.max_output_tokens)
+        reserve = cfg.max_output_tokens + tools_tokens(job.options.tools)
+        return trim(job.messages, cfg.context_window, reserve)
 
     async def _attempt(
-        self, cfg: BackendConfig, messages: list[Message], emit: Callable[[Event], None]
-    ) -> tuple[str, StreamDone, float | None]:
+        self,
+        cfg: BackendConfig,
+        messages: list[Message],
+        emit: Callable[[Event], None],
+        options: CallOptions | None = None,
+    ) -> tuple[str, StreamDone, float | None, tuple[Part, ...]]:
         """Stream one backend's answer to the end; any failure is a `BackendError`."""
         backend = make_backend(cfg, self.client)
         loop = asyncio.get_running_loop()
@@ -398,21 +478,41 @@ class Engine:
         deadline = _Deadline()
         deadline.set(start + min(cfg.timeouts.first_byte, cfg.timeouts.total), "first byte")
         parts: list[str] = []
+        answer = _Answer()
         tokens = 0
+        chars = 0
+        limit = max(REPLY_MIN_CHARS, REPLY_CHARS_PER_TOKEN * cfg.max_output_tokens)
         first: float | None = None
         done: StreamDone | None = None
+        # Plain requests call stream(messages) as every backend always accepted.
+        plain = options is None or options == _PLAIN
+        stream_of = backend.stream(messages) if plain else backend.stream(messages, options)
         try:
-            async with contextlib.aclosing(backend.stream(messages)) as stream:
+            async with contextlib.aclosing(stream_of) as stream:
                 async for event in stream:
+                    if isinstance(event, StreamDone):
+                        done = event
+                        continue
+                    if first is None:
+                        first = loop.time() - start
+                        deadline.set(start + cfg.timeouts.total, "total")
+                    # Text and tool-call arguments count towards the reply-size cap.
+                    if isinstance(event, (TextDelta, ToolCallDelta)):
+                        size = event.text if isinstance(event, TextDelta) else event.arguments
+                        chars += len(size)
+                        if chars > limit:
+                            raise BackendError(
+                                "stream",
+                                f"{cfg.name}: the reply passed {limit:,} characters "
+                                f"(max_output_tokens is {cfg.max_output_tokens}); stopped",
+                            )
+                    answer.add(event)
                     if isinstance(event, TextDelta):
-                        if first is None:
-                            first = loop.time() - start
-                            deadline.set(start + cfg.timeouts.total, "total")
                         parts.append(event.text)
                         tokens += estimate_tokens(event.text)
                         emit(Progress(cfg.name, tokens, event.text))
                     else:
-                        done = event
+                        emit(Piece(cfg.name, event))
         except asyncio.CancelledError:
             if deadline.fired is None:
                 raise
@@ -428,7 +528,7 @@ class Engine:
             deadline.cancel()
         if done is None:
             raise BackendError("stream", "stream ended without completing")
-        return "".join(parts), done, first
+        return "".join(parts), done, first, answer.parts()
 
     def _outcome(
         self,
@@ -494,22 +594,135 @@ class Engine:
         return self.ledger.submit(entry)
 
 
+def needs_rich_backend(job: Job) -> tuple[bool, bool]:
+    """(needs tool calls, needs images) for `job`."""
+    tools = bool(job.options.tools) or any(
+        m.parts and any(isinstance(p, (ToolCall, ToolResult)) for p in m.parts)
+        for m in job.messages
+    )
+    images = any(m.has_images for m in job.messages)
+    return tools, images
+
+
+def capability_reason(job: Job, cfg: BackendConfig) -> str | None:
+    """Why `cfg` cannot take `job` (tool calls or images to a text-only backend), or None."""
+    if cfg.type not in TEXT_ONLY_TYPES:
+        return None
+    tools, images = needs_rich_backend(job)
+    if tools:
+        return f"a {cfg.type} backend cannot take tool calls"
+    if images:
+        return f"a {cfg.type} backend cannot take images"
+    return None
+
+
+class _Answer:
+    """Builds the whole answer's parts (text, tool calls, thinking) from stream events."""
+
+    def __init__(self) -> None:
+        self._parts: list[Any] = []  # Text pieces, [id, name, [args]] lists, Thinking lists
+        self._calls: dict[int, list[Any]] = {}
+
+    def add(self, event: ContentEvent) -> None:
+        last = self._parts[-1] if self._parts else None
+        if isinstance(event, TextDelta):
+            if isinstance(last, list) and last[0] == "text":
+                last[1].append(event.text)
+            else:
+                self._parts.append(["text", [event.text]])
+        elif isinstance(event, ToolCallStart):
+            call = ["call", event.id, event.name, []]
+            self._calls[event.index] = call
+            self._parts.append(call)
+        elif isinstance(event, ToolCallDelta):
+            self._calls[event.index][3].append(event.arguments)
+        elif isinstance(event, ThinkingDelta):
+            if event.redacted:
+                self._parts.append(["redacted", event.redacted])
+            elif isinstance(last, list) and last[0] == "thinking" and not last[2]:
+                last[1].append(event.text)
+                last[2] = event.signature
+            else:
+                self._parts.append(["thinking", [event.text], event.signature])
+
+    def parts(self) -> tuple[Part, ...]:
+        out: list[Part] = []
+        for item in self._parts:
+            if item[0] == "text":
+                out.append(Text("".join(item[1])))
+            elif item[0] == "call":
+                out.append(ToolCall(item[1], item[2], "".join(item[3]) or "{}"))
+            elif item[0] == "thinking":
+                out.append(Thinking("".join(item[1]), item[2]))
+            else:
+                out.append(Thinking(redacted=item[1]))
+        return tuple(out)
+
+
+def _restored(parts: tuple[Part, ...], redactor: Redactor) -> tuple[Part, ...]:
+    """`parts` with placeholders in text and tool arguments replaced by the real values."""
+    out: list[Part] = []
+    for p in parts:
+        if isinstance(p, Text):
+            p = Text(redactor.restore(p.text))
+        elif isinstance(p, ToolCall):
+            p = dataclasses.replace(p, arguments=redactor.restore(p.arguments))
+        out.append(p)
+    return tuple(out)
+
+
+def _redact_body(value: Any, redactor: Redactor, key: str = "") -> Any:
+    """A client's JSON body with secrets redacted in every string a model reads.
+
+    Thinking blocks, signatures and binary data stay as they are (signatures must verify).
+    """
+    if isinstance(value, dict):
+        if value.get("type") in ("thinking", "redacted_thinking", "image", "document"):
+            return value
+        return {k: _redact_body(v, redactor, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_body(v, redactor, key) for v in value]
+    if isinstance(value, str) and key not in ("type", "id", "tool_use_id", "model", "signature"):
+        return redactor.redact(value)
+    return value
+
+
 class _Restoring:
-    """Wraps an event callback so streamed text shows real values instead of placeholders."""
+    """Wraps an event callback so streamed text shows real values instead of placeholders.
+
+    Tool-call arguments are restored per call; held-back text is flushed before any other
+    event, so the order of text and tool calls is kept.
+    """
 
     def __init__(self, emit: Callable[[Event], None], redactor: Redactor) -> None:
         self._emit = emit
+        self._redactor = redactor
         self._restorer = StreamRestorer(redactor)
+        self._calls: dict[int, StreamRestorer] = {}
         self._last: Progress | None = None
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
             self._last = event
             event = dataclasses.replace(event, text=self._restorer.feed(event.text))
+        elif isinstance(event, Piece):
+            self.flush()
+            inner = event.event
+            if isinstance(inner, ToolCallDelta):
+                restorer = self._calls.setdefault(inner.index, StreamRestorer(self._redactor))
+                text = restorer.feed(inner.arguments)
+                if not text:
+                    return
+                event = Piece(event.backend, ToolCallDelta(inner.index, text))
+            elif isinstance(inner, ToolCallEnd) and inner.index in self._calls:
+                tail = self._calls.pop(inner.index).flush()
+                if tail:
+                    self._emit(Piece(event.backend, ToolCallDelta(inner.index, tail)))
         self._emit(event)
 
     def flush(self) -> None:
-        """Emit the text held back at the end of the stream (a possible placeholder start)."""
+        """Emit the text held back (a possible placeholder start): at the end of the stream
+        and before a tool call or thinking."""
         tail = self._restorer.flush()
         if tail and self._last is not None:
             self._emit(dataclasses.replace(self._last, text=tail))

@@ -31,9 +31,10 @@ from pathlib import Path
 
 from modelrouter.errors import WeightsError
 from modelrouter.paths import data_dir
+from modelrouter.request_words import Token, concepts, scan
 
 FORMAT = "modelrouter-ngram-lr"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 log = logging.getLogger(__name__)
 
@@ -43,50 +44,74 @@ MAX_CHARS = 600
 # word alone.
 LONG_REQUEST_TOKENS = 2000
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+_NON_LATIN = re.compile(r"[^\x00-\u024f\u2000-\u2bff]")
+# Distinct tokens whose summed weights are remembered (about 100 bytes each).
+TOKEN_CACHE_SIZE = 50_000
 _CODE_HINT = re.compile(r"(Traceback|Exception|Error:|panic:|\bat [\w.$]+\(|segfault|SIGSEGV)")
 
 
-def features(text: str, char_min: int = 2, char_max: int = 5) -> dict[str, float]:
-    """Feature counts for a request: words, word pairs, in-word character n-grams, shape.
+def token_features(kind: str, text: str, char_min: int = 2, char_max: int = 5) -> list[str]:
+    """The features one token contributes, wherever it stands in the request.
 
-    The same function is used to train and to predict, so the two can never drift apart.
+    An ordinary word brings itself, its in-word character n-grams and its concepts; a name or
+    a piece of code brings only its kind, so an identifier never reads as intent.
     """
+    if kind != "word":
+        return ["t:" + kind]
+    out = ["w:" + text]
+    padded = " " + text + " "
+    n_chars = len(padded)
+    for n in range(char_min, char_max + 1):
+        for i in range(n_chars - n + 1):
+            out.append("c:" + padded[i : i + n])
+    out.extend("k:" + c for c in concepts(text))
+    return out
+
+
+def request_features(text: str) -> tuple[list[Token], list[str]]:
+    """The request's tokens and its whole-request features: word pairs, the opening words
+    and their concepts, and shape (length, lines, question form, code, script)."""
     text = text[:MAX_CHARS]
-    low = text.lower()
-    words = _WORD.findall(low)
+    tokens = scan(text)
+    seq = [t.text if t.kind == "word" else "_" + t.kind for t in tokens]
+    out = ["b:" + a + " " + b for a, b in itertools.pairwise(seq)]
+    words = [t.text for t in tokens if t.kind == "word"]
+    if words:
+        out.append("f:" + words[0])
+        out.extend("fk:" + c for c in concepts(words[0]))
+        if len(words) > 1:
+            out.append("f2:" + words[0] + " " + words[1])
+    n = len(tokens)
+    out.append("len:" + ("1" if n <= 3 else "2" if n <= 8 else "3" if n <= 20 else "4"))
+    first = text.split("\n", 1)[0]
+    if "\n" in text.strip():
+        out.append("shape:body")
+    if _CODE_HINT.search(text):
+        out.append("shape:trace")
+    if "?" in first:
+        out.append("shape:question")
+    codes = sum(1 for t in tokens if t.kind == "code")
+    if codes:
+        out.append("shape:code" if codes < 3 else "shape:code3")
+    if _NON_LATIN.search(text):
+        out.append("shape:script")
+    return tokens, out
+
+
+def features(text: str, char_min: int = 2, char_max: int = 5) -> dict[str, float]:
+    """Feature counts for a request (tokens' features plus whole-request features).
+
+    Training reads these; prediction sums the same features per token through a cache
+    (`LearnedModel.logits`), and a test proves both give the same scores.
+    """
+    tokens, whole = request_features(text)
     out: dict[str, float] = {}
     get = out.get
-    for w in words:
-        k = "w:" + w
+    for t in tokens:
+        for k in token_features(t.kind, t.text, char_min, char_max):
+            out[k] = get(k, 0.0) + 1.0
+    for k in whole:
         out[k] = get(k, 0.0) + 1.0
-    for a, b in itertools.pairwise(words):
-        k = "b:" + a + " " + b
-        out[k] = get(k, 0.0) + 1.0
-    for w in words:
-        padded = " " + w + " "
-        n_chars = len(padded)
-        for n in range(char_min, char_max + 1):
-            for i in range(n_chars - n + 1):
-                k = "c:" + padded[i : i + n]
-                out[k] = get(k, 0.0) + 1.0
-    # The subject line's first words carry the verb ("fix", "add", "refactor", "bump").
-    first = text.split("\n", 1)[0].lower()
-    head = _WORD.findall(first)[:2]
-    if head:
-        out["f:" + head[0]] = 1.0
-        if len(head) > 1:
-            out["f2:" + head[0] + " " + head[1]] = 1.0
-    n_words = len(words)
-    out[
-        "len:" + ("1" if n_words <= 3 else "2" if n_words <= 8 else "3" if n_words <= 20 else "4")
-    ] = 1.0
-    if "\n" in text.strip():
-        out["shape:body"] = 1.0
-    if _CODE_HINT.search(text):
-        out["shape:trace"] = 1.0
-    if "?" in first:
-        out["shape:question"] = 1.0
     return out
 
 
@@ -125,28 +150,52 @@ class LearnedModel:
     under_penalty: float = 2.0
     source: str = ""
     meta: dict = field(default_factory=dict)
+    personal: bool = False  # fine-tuned on the user's corrections
+    _token_cache: dict[Token, tuple[list[float], float]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def logits(self, text: str) -> list[float]:
-        """Uncalibrated class scores (sublinear tf-idf, L2-normalised, times the weights)."""
+        """Uncalibrated class scores: idf-weighted feature counts, L2-normalised as if every
+        occurrence were its own feature (so each token's share can be cached), times the
+        weights."""
         k = len(self.tiers)
         scores = [0.0] * k
-        vocab = self.vocab
-        hits: list[tuple[float, Sequence[float]]] = []
         norm2 = 0.0
-        for feat, count in features(text, self.char_min, self.char_max).items():
-            row = vocab.get(feat)
-            if row is None:
-                continue
-            v = (1.0 + math.log(count)) * row[0]
-            norm2 += v * v
-            hits.append((v, row))
+        tokens, whole = request_features(text)
+        cache = self._token_cache
+        for t in tokens:
+            hit = cache.get(t)
+            if hit is None:
+                hit = self._sum_rows(token_features(t.kind, t.text, self.char_min, self.char_max))
+                if len(cache) < TOKEN_CACHE_SIZE:
+                    cache[t] = hit
+            vec, sq = hit
+            norm2 += sq
+            for j in range(k):
+                scores[j] += vec[j]
+        vec, sq = self._sum_rows(whole)
+        norm2 += sq
         if norm2 > 0.0:
             inv = 1.0 / math.sqrt(norm2)
-            for v, row in hits:
-                v *= inv
-                for j in range(k):
-                    scores[j] += v * row[j + 1]
-        return [s + b for s, b in zip(scores, self.bias, strict=True)]
+            return [s * inv + v * inv + b for s, v, b in zip(scores, vec, self.bias, strict=True)]
+        return list(self.bias)
+
+    def _sum_rows(self, feats: list[str]) -> tuple[list[float], float]:
+        """Summed idf × weight of the known features, and their summed squared idf."""
+        k = len(self.tiers)
+        vec = [0.0] * k
+        sq = 0.0
+        vocab = self.vocab
+        for f in feats:
+            row = vocab.get(f)
+            if row is None:
+                continue
+            idf = row[0]
+            sq += idf * idf
+            for j in range(k):
+                vec[j] += idf * row[j + 1]
+        return vec, sq
 
     def predict_proba(self, text: str, rule_scores: dict[str, float] | None = None) -> list[float]:
         """Calibrated probability of each tier (in `self.tiers` order).
@@ -281,6 +330,7 @@ def load(path: str | Path) -> LearnedModel:
             under_penalty=float(data.get("decision", {}).get("under_penalty", 2.0)),
             source=str(path),
             meta=data.get("trained_on", {}),
+            personal="personal_examples" in data.get("trained_on", {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path}: malformed weights ({exc})") from None
@@ -331,7 +381,17 @@ def default_model(weights: str | None = None) -> LearnedModel:
     key = (str(path), mtime)
     model = _cache.get(key)
     if model is None:
-        model = load(path)
+        try:
+            model = load(path)
+        except WeightsError as exc:
+            if weights or path == shipped_weights_path():
+                raise
+            # A personal model from an older release (or a damaged one) must not take the
+            # learned router away: the shipped model stands in until it is retrained.
+            if str(exc) not in _warned:
+                _warned.add(str(exc))
+                log.warning("personal model skipped (%s); using the shipped model", exc)
+            model = load(shipped_weights_path())
         if len(_cache) > 4:
             _cache.clear()
         _cache[key] = model
@@ -345,17 +405,18 @@ _warned: set[str] = set()  # weights problems already logged (once each)
 def classify_hybrid(rules, text: str, by_rules, *, use_rules: bool = True):
     """The hybrid decision, given the rule-based classification `by_rules`.
 
-    Rules decide alone when they are confident (at least rules.classifier.rule_confidence);
-    otherwise the learned model decides, with the rules' evidence fused in (`use_rules`),
-    and its calibrated confidence may move the request up a tier (see `decide`). When no
-    model can be loaded the rules' answer stands and the reason says why.
+    Rules decide alone when they are confident (at least rules.classifier.rule_confidence)
+    and uncontradicted (see `rules_decide_alone`); otherwise the learned model decides,
+    with the rules' evidence fused in (`use_rules`), and its calibrated confidence may move
+    the request up a tier (see `decide`). When no model can be loaded the rules' answer
+    stands and the reason says why.
     """
     settings = rules.classifier
-    if use_rules and by_rules.source == "rules" and by_rules.confidence >= settings.rule_confidence:
+    if use_rules and rules_decide_alone(by_rules, settings.rule_confidence):
         return replace(
             by_rules,
             reason=f"rules (confidence {by_rules.confidence:.2f} ≥ "
-            f"{settings.rule_confidence:g}): {by_rules.reason}",
+            f"{settings.rule_confidence:g}, nothing against): {by_rules.reason}",
         )
     try:
         model = default_model(settings.weights)
@@ -378,8 +439,7 @@ def classify_hybrid(rules, text: str, by_rules, *, use_rules: bool = True):
         escalate_below=settings.escalate_below,
     )
     ranked = sorted(zip(order, probs, strict=True), key=lambda tp: -tp[1])
-    personal = Path(model.source).name == personal_weights_path().name
-    which = "personal model" if personal else "learned model"
+    which = "personal model" if model.personal else "learned model"
     reason = f"{which}: {ranked[0][0]} {ranked[0][1]:.2f} ({ranked[1][0]} {ranked[1][1]:.2f})"
     tier, escalated = d.tier, d.escalated
     if tier == order[0] and by_rules.tokens >= LONG_REQUEST_TOKENS and len(order) > 1:
@@ -388,13 +448,24 @@ def classify_hybrid(rules, text: str, by_rules, *, use_rules: bool = True):
     if escalated:
         reason += f"; {escalated}"
     if use_rules and by_rules.matched:
-        reason += f"; rules weighed in: {by_rules.reason}"
+        # The strongest rule only: the full list is in `matched` (and `route --json`).
+        reason += f"; rules weighed in: {by_rules.reason.split('; also matched', 1)[0]}"
     return replace(
         by_rules,
         tier=tier,
         confidence=round(d.confidence, 3),
         reason=reason,
         source="learned",
+    )
+
+
+def rules_decide_alone(by_rules, rule_confidence: float) -> bool:
+    """True when the rules' answer stands without the model: confident, and no route of
+    another tier matched (evidence nothing in the request contradicts)."""
+    return (
+        by_rules.source == "rules"
+        and by_rules.confidence >= rule_confidence
+        and len(by_rules.scores) == 1
     )
 
 

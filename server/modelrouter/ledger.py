@@ -88,6 +88,7 @@ class RequestRecord:
     model: str | None = None
     status: str = "ok"
     source: str = "lsp"
+    client: str | None = None  # proxy requests: the client program (from its user-agent)
     workspace: str | None = None
     action: str | None = None
     reason: str = ""
@@ -123,6 +124,7 @@ class RequestRecord:
             "id": self.id,
             "time": self.ts,
             "source": self.source,
+            "client": self.client,
             "workspace": self.workspace,
             "action": self.action,
             "tier": self.tier,
@@ -240,6 +242,7 @@ def build_entry(
     entry = RequestRecord(
         tier=job.tier,
         source=job.source,
+        client=job.client,
         workspace=job.workspace,
         action=job.action,
         reason=job.reason,
@@ -284,8 +287,8 @@ _INSERT_REQUEST = (
     "INSERT INTO requests (ts, source, workspace, action, tier, reason, status,"
     " backend, model, input_tokens, output_tokens, tokens_estimated, cost_usd,"
     " top_tier_cost_usd, latency_s, first_token_s, fallback, redactions, error,"
-    " tier_override, redo_of, prompt, uid, key_name)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " tier_override, redo_of, prompt, uid, key_name, client)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT (uid) DO NOTHING"
 )
 
@@ -815,6 +818,7 @@ def _request_params(e: RequestRecord) -> tuple[Any, ...]:
         e.prompt if labelled else None,
         e.uid,
         e.key,
+        e.client,
     )
 
 
@@ -853,6 +857,7 @@ def _entry(row: Row, attempts: list[AttemptRecord]) -> RequestRecord:
         id=row["id"],
         ts=row["ts"],
         source=row["source"],
+        client=row["client"],
         workspace=row["workspace"],
         action=row["action"],
         tier=row["tier"],

@@ -107,6 +107,10 @@ MIGRATIONS: tuple[str, ...] = (
         updated REAL NOT NULL
     );
     """,
+    """
+    -- The proxy's client program (from its user-agent), beside `source` = proxy.
+    ALTER TABLE requests ADD COLUMN client TEXT;
+    """,
 )
 
 

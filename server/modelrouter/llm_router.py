@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from modelrouter.backends import unusable_reason
-from modelrouter.backends.base import Message, TextDelta
+from modelrouter.backends.base import TextDelta
 from modelrouter.classify import Classification
 from modelrouter.config import Rules
+from modelrouter.transcript import Message
 
 # Sends a transcript to the router model and returns its full reply text.
 Ask = Callable[[list[Message]], Awaitable[str]]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from modelrouter.backends.base import Message
 from modelrouter.config import Action
 from modelrouter.context import Context
+from modelrouter.transcript import Message
 
 _SYSTEM = {
     "rewrite": (

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-Pos = tuple[int, int]  # (line, character)
+from modelrouter.positions import Pos
 
 
 @dataclass
@@ -56,8 +56,8 @@ class Record:
     def from_dict(cls, data: dict[str, Any]) -> Record:
         """Rebuild a saved record."""
         data = dict(data)
-        data["start"] = tuple(data["start"])
-        data["end"] = tuple(data["end"])
+        data["start"] = Pos(*data["start"])
+        data["end"] = Pos(*data["end"])
         return cls(**data)
 
     def markdown(self) -> str:
@@ -91,24 +91,15 @@ class Record:
         return "\n".join(lines)
 
 
-def units(text: str, encoding: str = "utf-16") -> int:
-    """Length of `text` in LSP position units."""
-    if encoding == "utf-8":
-        return len(text.encode("utf-8"))
-    if encoding == "utf-32":
-        return len(text)
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
-
-
 def _move(p: Pos, s: Pos, e: Pos, ne: Pos, is_start: bool) -> Pos:
     """Where position `p` goes when the text [s, e) is replaced by text ending at `ne`."""
     # Text inserted exactly at a range's start is not model-written: the start moves past it.
     if p < s or (p == s and not is_start):
         return p
     if p >= e:
-        if p[0] == e[0]:
-            return (ne[0], ne[1] + p[1] - e[1])
-        return (p[0] + ne[0] - e[0], p[1])
+        if p.line == e.line:
+            return Pos(ne.line, ne.character + p.character - e.character)
+        return Pos(p.line + ne.line - e.line, p.character)
     return ne if is_start else s
 
 
@@ -137,10 +128,10 @@ class ProvenanceStore:
             return None
         return min(hits, key=lambda r: ((r.end[0] - r.start[0]), -r.time))
 
-    def apply_change(
-        self, uri: str, start: Pos | None, end: Pos | None, text: str, encoding: str = "utf-16"
-    ) -> None:
-        """Move the document's ranges for one `didChange` content change.
+    def apply_change(self, uri: str, start: Pos | None, end: Pos | None, new_end: Pos) -> None:
+        """Move the document's ranges for one `didChange` content change: `[start, end)`
+        of the old text now ends at `new_end` (the document model computes it, line breaks
+        merging with their neighbours included).
 
         A full-text change (no range) cannot be followed, so the ranges are forgotten.
         """
@@ -149,15 +140,11 @@ class ProvenanceStore:
         if start is None or end is None:
             self._records.pop(uri, None)
             return
-        parts = text.split("\n")
-        if len(parts) == 1:
-            ne = (start[0], start[1] + units(text, encoding))
-        else:
-            ne = (start[0] + len(parts) - 1, units(parts[-1], encoding))
+        start, end, ne = Pos(*start), Pos(*end), Pos(*new_end)
         kept = []
         for r in self._records[uri]:
-            r.start = _move(r.start, start, end, ne, True)
-            r.end = _move(r.end, start, end, ne, False)
+            r.start = _move(Pos(*r.start), start, end, ne, True)
+            r.end = _move(Pos(*r.end), start, end, ne, False)
             if r.start < r.end:
                 kept.append(r)
         self._records[uri] = kept

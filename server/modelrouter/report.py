@@ -471,6 +471,20 @@ def _card(key: str, value: str, sub: str, data: str) -> str:
     )
 
 
+def _source_table(summary: dict) -> str:
+    rows = "".join(
+        f'<tr data-source="{_e(r["key"])}"><td>{_e(r["key"])}</td><td class="n">{r["requests"]:,}'
+        f'</td><td class="n">{_usd(r["spend_usd"])}</td><td class="n">{_usd(r["saved_usd"])}</td>'
+        f'<td class="n">{100 * r["fallback_rate"]:.1f}%</td></tr>'
+        for r in summary["by"]
+    )
+    return (
+        '<table><thead><tr><th>from</th><th class="n">requests</th><th class="n">spend</th>'
+        f'<th class="n">saved</th><th class="n">fell back</th></tr></thead><tbody>{rows}'
+        "</tbody></table>"
+    )
+
+
 def _backend_table(summary: dict) -> str:
     rows = "".join(
         f'<tr data-backend="{_e(r["key"])}"><td>{_e(r["key"])}</td><td class="n">{r["requests"]:,}'
@@ -549,6 +563,12 @@ def render(
         ),
         ("Fallback events", fallback_chart(entries, days) + fallback_table(entries)),
         ("By backend", _backend_table(s) if s["by"] else '<p class="muted">No requests.</p>'),
+        (
+            "By source (editor, command line, proxy clients)",
+            _source_table(summarize(entries, by="source", since=since, until=until))
+            if entries
+            else '<p class="muted">No requests.</p>',
+        ),
     ]
     body = "".join(f"<section><h2>{_e(t)}</h2>{c}</section>" for t, c in sections)
     return (

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from modelrouter.classify import compile_rules
+from modelrouter.classify import KIND_PREFIX, compile_rules
 from modelrouter.config import (
     BACKEND_TYPES,
     Action,
@@ -28,17 +28,20 @@ from modelrouter.config import (
     EditSettings,
     Price,
     PrivacySettings,
+    ProxySettings,
     Route,
     Rules,
     Timeouts,
 )
 from modelrouter.errors import RulesError
+from modelrouter.request_words import LEXICON
 
 RULES_ENV = "MODELROUTER_RULES"
 WORKSPACE_FILE = ".modelrouter.yaml"
 USER_FILE = "rules.yaml"
 REGEX_PREFIX = "re:"
 AUTO_TIER = "auto"
+PROXY_CHEAPEST = "cheapest"  # proxy.models target: the cheapest tier
 ACTION_KINDS = ("rewrite", "tests", "design", "answer")
 CLASSIFIER_MODES = ("rules", "learned", "hybrid")
 TOP_KEYS = (
@@ -52,6 +55,7 @@ TOP_KEYS = (
     "classifier",
     "privacy",
     "edits",
+    "proxy",
     "ledger",
 )
 MAX_EXTENDS_DEPTH = 8
@@ -200,7 +204,7 @@ def _oversized(root: yaml.Node | None) -> str | None:
 # Sections whose entries merge field by field when a child redefines one by name.
 _FIELD_MERGED = ("backends", "actions")
 # Top-level mappings whose fields merge.
-_SETTINGS = ("classifier", "privacy", "edits")
+_SETTINGS = ("classifier", "privacy", "edits", "proxy")
 
 
 def _merge(base: Loc, child: Loc) -> Loc:
@@ -218,7 +222,8 @@ def _merge(base: Loc, child: Loc) -> Loc:
         elif name in ("backends", "actions", "tiers"):
             out[name] = (key, _merge_named(old, value, deep=name in _FIELD_MERGED))
         elif name in _SETTINGS and old.kind == "map":
-            out[name] = (key, _merge_named(old, value, deep=False))
+            # proxy.models merges by client model name, like backends by name.
+            out[name] = (key, _merge_named(old, value, deep=name == "proxy"))
         else:
             out[name] = (key, value)
     return Loc(out, child.file, child.line, child.col, "map")
@@ -439,8 +444,11 @@ class _Validator:
         classifier = self.settings(items, "classifier", ClassifierSettings)
         privacy = self.settings(items, "privacy", PrivacySettings)
         edits = self.settings(items, "edits", EditSettings)
+        proxy = self.settings(items, "proxy", ProxySettings)
         if classifier is not None:
             self.check_classifier(items, classifier, backends)
+        if proxy is not None:
+            self.check_proxy(items, proxy, tier_names, backends)
         ledger = self.ledger(items)
         if self.problems:
             return None
@@ -453,6 +461,7 @@ class _Validator:
             classifier=classifier,
             privacy=privacy,
             edits=edits,
+            proxy=proxy,
             ledger=ledger,
             source=source,
         )
@@ -602,6 +611,15 @@ class _Validator:
                             "fix the regex, or drop the `re:` prefix to match a plain phrase",
                         )
                         good = False
+                elif pattern.startswith(KIND_PREFIX):
+                    kind = pattern[len(KIND_PREFIX) :].strip()
+                    if kind not in LEXICON:
+                        self.err(
+                            where,
+                            f"unknown kind of work {kind!r} in {what}",
+                            "use one of: " + ", ".join(LEXICON),
+                        )
+                        good = False
                 elif not pattern.strip(" *"):
                     self.err(where, f"empty pattern in {what}", "remove it or write a phrase")
                     good = False
@@ -681,6 +699,26 @@ class _Validator:
                 f"unknown backend '{settings.llm_router}' for classifier.llm_router",
                 "name a backend defined under `backends:`",
             )
+
+    def check_proxy(
+        self, items: dict, settings: ProxySettings, tiers: list[str], backends: dict
+    ) -> None:
+        loc = items["proxy"][1] if "proxy" in items else None
+        if loc is None or loc.kind != "map":
+            return
+        models = loc.value.get("models", (None, None))[1]
+        if models is not None and models.kind == "map":
+            allowed = [*tiers, *backends, PROXY_CHEAPEST]
+            for name, (_, target) in models.value.items():
+                if target.value not in allowed:
+                    self.err(
+                        target,
+                        f"unknown target '{target.value}' for proxy model '{name}'",
+                        "use a tier, a backend or `cheapest`: " + ", ".join(allowed),
+                    )
+        for key in ("classify_chars", "max_request_bytes"):
+            if getattr(settings, key) <= 0 and key in loc.value:
+                self.err(loc.value[key][1], f"proxy.{key} must be positive", "e.g. 4000")
 
 
 def _plain(loc: Loc) -> Any:

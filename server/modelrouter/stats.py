@@ -15,7 +15,7 @@ from typing import Any
 
 from modelrouter.ledger import RequestRecord
 
-GROUPINGS = ("tier", "backend", "action", "day", "key")
+GROUPINGS = ("tier", "backend", "action", "source", "day", "key")
 NO_ANSWER = "(no answer)"
 NO_ACTION = "(free-form)"
 NO_KEY = "(no key)"
@@ -64,6 +64,8 @@ _KEYS: dict[str, Callable[[RequestRecord], str]] = {
     "tier": lambda e: e.tier,
     "backend": lambda e: e.backend or NO_ANSWER,
     "action": lambda e: e.action or NO_ACTION,
+    # Where the request came from: lsp, ask, or proxy with the client program.
+    "source": lambda e: f"{e.source} ({e.client})" if e.client else e.source,
     "day": lambda e: day_of(e.ts),
     "key": lambda e: e.key or NO_KEY,
 }
@@ -131,7 +133,7 @@ def summarize(
     since: float | None = None,
     until: float | None = None,
 ) -> dict[str, Any]:
-    """The summary of `entries`, grouped `by` tier, backend, action, day or proxy key.
+    """The summary of `entries`, grouped `by` tier, backend, action, source, day or proxy key.
 
     Top-level keys: the totals (requests, tokens, spend_usd, saved_usd, saved_pct,
     fallback_rate, latency), `backends` (per-backend call latency median/p95) and `by`

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ class Example:
     tier: str
     weight: float = 1.0
     group: str = ""  # e.g. the repository: cross-validation never splits a group
+    kind: str = ""  # where it comes from (file and source kind), for the CV breakdown
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,19 @@ def read_jsonl(path: str | Path, tiers: Sequence[str] | None = None) -> list[Exa
                 raise ValueError(f"{path}:{n}: prompt and tier must be strings")
             if tiers is not None and tier not in tiers:
                 raise ValueError(f"{path}:{n}: unknown tier {tier!r} (known: {', '.join(tiers)})")
-            group = str(row.get("source", "")).split(" (", 1)[0]
-            out.append(Example(prompt, tier, float(row.get("weight", 1.0)), group))
+            source = str(row.get("source", ""))
+            group = source.split(" (", 1)[0]
+            kind = source.rsplit("(", 1)[-1].rstrip(")") if source.endswith(")") else "other"
+            out.append(
+                Example(
+                    prompt, tier, float(row.get("weight", 1.0)), group, f"{Path(path).name} {kind}"
+                )
+            )
     return out
 
 
 class _Design:
-    """A sparse (COO) design matrix over a fixed vocabulary, with sublinear tf-idf rows."""
+    """A sparse (COO) design matrix over a fixed vocabulary: idf-weighted counts, normalised."""
 
     def __init__(self, feats: list[dict[str, float]], index: dict[str, int], idf: np.ndarray):
         rows, cols, vals = [], [], []
@@ -93,8 +100,11 @@ class _Design:
             r_cols = [index[f] for f in fd if f in index]
             if not r_cols:
                 continue
-            v = np.array([(1.0 + math.log(fd[f])) for f in fd if f in index]) * idf[r_cols]
-            v /= np.sqrt((v * v).sum())
+            counts = np.array([fd[f] for f in fd if f in index])
+            w = idf[r_cols]
+            # Normalised as if every occurrence were its own feature: the run-time model
+            # caches each token's share (see `LearnedModel.logits`).
+            v = counts * w / np.sqrt((counts * w * w).sum())
             rows.extend([i] * len(r_cols))
             cols.extend(r_cols)
             vals.extend(v.tolist())
@@ -313,9 +323,15 @@ def to_model(
     )
 
 
+# Relative price of a request at each tier, cheapest first, for the saving figures of the
+# cross-validation report when no rules give prices.
+DEFAULT_TIER_COSTS = (0.0, 1.0, 5.0, 8.0)
+
+
 @dataclass
 class CVReport:
-    """Cross-validated figures for the hybrid decision, from models that never saw the row."""
+    """Cross-validated figures for the whole decision (actions, rules, learned model), from
+    models that never saw the row's repository."""
 
     n: int
     accuracy: float
@@ -324,25 +340,42 @@ class CVReport:
     learned_only_accuracy: float
     nll: float
     calibration: list[tuple[str, int, float, float]]  # bucket, n, mean confidence, accuracy
+    saving: float = 0.0  # cost saved versus everything on the top tier
+    oracle_saving: float = 0.0  # what a perfect router would save
+    folds: int = 5
+    groups: int = 0
+    # label -> (n, accuracy, under-route, over-route), per file and source kind
+    breakdown: dict[str, tuple[int, float, float, float]] = field(default_factory=dict)
+    predicted: np.ndarray = field(default=None, repr=False)  # tier index per example
 
     def lines(self) -> list[str]:
         """Human-readable summary."""
+        ratio = self.saving / self.oracle_saving if self.oracle_saving else 0.0
         out = [
-            f"cross-validated on {self.n} examples (grouped {TrainConfig.folds}-fold):",
-            f"  hybrid accuracy {self.accuracy:.3f}  under-route {self.under_route_rate:.3f}  "
-            f"over-route {self.over_route_rate:.3f}",
+            f"cross-validated on {self.n} examples, grouped by repository ({self.folds} folds, "
+            f"{self.groups} repositories; no fold's repositories were in its training):",
+            f"  accuracy {self.accuracy:.3f}  under-route {self.under_route_rate:.3f}  "
+            f"over-route {self.over_route_rate:.3f}  saving {self.saving:.3f} "
+            f"(oracle {self.oracle_saving:.3f}, {ratio:.2f} × oracle)",
             f"  learned model alone (most likely tier) accuracy {self.learned_only_accuracy:.3f}"
             f"  log-loss {self.nll:.3f}",
-            "  calibration (confidence bucket: n, mean confidence, accuracy):",
         ]
+        if self.breakdown:
+            out.append("  by file and source:")
+            out += [
+                f"    {label:<32} n={n:<5} accuracy {a:.3f}  under {u:.3f}  over {o:.3f}"
+                for label, (n, a, u, o) in sorted(self.breakdown.items())
+            ]
+        out.append("  calibration (confidence bucket: n, mean confidence, accuracy):")
         out += [f"    {b:>9}: {n:4d}  {c:.2f}  {a:.2f}" for b, n, c, a in self.calibration]
         return out
 
 
 def rule_evidence(rules, data: Sequence[Example], tiers: Sequence[str]):
-    """Per example: rule score per tier (matrix), rule tier, confidence, and whether the
-    rules would decide alone."""
-    from modelrouter.classify import classify_rules
+    """Per example: rule score per tier (matrix), and the tier decided without the model
+    (an action's tier, or the rules alone), else None."""
+    from modelrouter.classify import classify_intent, classify_rules
+    from modelrouter.learned import rules_decide_alone
 
     scores = np.zeros((len(data), len(tiers)))
     decided: list[str | None] = []
@@ -351,8 +384,13 @@ def rule_evidence(rules, data: Sequence[Example], tiers: Sequence[str]):
         for t, v in c.scores.items():
             if t in tiers:
                 scores[i, list(tiers).index(t)] = v
-        alone = c.source == "rules" and c.confidence >= rules.classifier.rule_confidence
-        decided.append(c.tier if alone else None)
+        by_action = classify_intent(rules, e.prompt, c.tokens)
+        if by_action is not None:
+            decided.append(by_action.tier)
+        elif rules_decide_alone(c, rules.classifier.rule_confidence):
+            decided.append(c.tier)
+        else:
+            decided.append(None)
     return scores, decided
 
 
@@ -405,7 +443,24 @@ def train_model(
     else:
         probs = _softmax(base)
         escalate_below = 0.0
-    report = _report(probs, y, decided, tiers, cfg.under_penalty, escalate_below, _softmax(base))
+    costs = None
+    if rules is not None:
+        # Priced as `modelrouter eval` prices: each tier's primary backend, same-size requests.
+        costs = [rules.backends[rules.tiers[t][0]].price.cost(2000, 500) for t in tiers]
+    report = _report(
+        probs, y, decided, tiers, cfg.under_penalty, escalate_below, _softmax(base), costs
+    )
+    report.folds, report.groups = cfg.folds, len({e.group for e in data if e.group})
+    kinds = np.array([e.kind for e in data])
+    for label in sorted(set(kinds)):
+        m = kinds == label
+        p, t = report.predicted[m], y[m]
+        report.breakdown[label or "other"] = (
+            int(m.sum()),
+            float((p == t).mean()),
+            float((p < t).mean()),
+            float((p > t).mean()),
+        )
     names, idf, w, b, v = fit_logits(data, tiers, cfg)
     w, b = blend(w, v), blend(b + shift, np.zeros_like(b))
     info = {"examples": len(data), "seed": cfg.seed, "l2": cfg.l2, "min_df": cfg.min_df}
@@ -418,7 +473,9 @@ def train_model(
     return model, report
 
 
-def _report(probs, y, decided, tiers, under_penalty, escalate_below, learned_probs) -> CVReport:
+def _report(
+    probs, y, decided, tiers, under_penalty, escalate_below, learned_probs, costs=None
+) -> CVReport:
     pred = []
     for p, alone in zip(probs, decided, strict=True):
         if alone is not None:
@@ -428,16 +485,25 @@ def _report(probs, y, decided, tiers, under_penalty, escalate_below, learned_pro
         pred.append(tiers.index(d.tier))
     pred = np.array(pred)
     conf = probs.max(axis=1)
-    top = probs.argmax(axis=1)
+    most_likely = probs.argmax(axis=1)
     buckets = []
     for lo, hi in ((0.0, 0.4), (0.4, 0.55), (0.55, 0.7), (0.7, 0.85), (0.85, 1.01)):
         m = (conf >= lo) & (conf < hi)
         if m.any():
             label = f"{lo:.2f}-{min(hi, 1.0):.2f}"
             buckets.append(
-                (label, int(m.sum()), float(conf[m].mean()), float((top[m] == y[m]).mean()))
+                (
+                    label,
+                    int(m.sum()),
+                    float(conf[m].mean()),
+                    float((most_likely[m] == y[m]).mean()),
+                )
             )
-    return CVReport(
+    if costs is None:
+        costs = DEFAULT_TIER_COSTS if len(tiers) == 4 else range(len(tiers))
+    costs = np.array(costs, dtype=float)
+    top = costs[-1] * len(y)
+    report = CVReport(
         n=len(y),
         accuracy=float((pred == y).mean()),
         under_route_rate=float((pred < y).mean()),
@@ -445,7 +511,11 @@ def _report(probs, y, decided, tiers, under_penalty, escalate_below, learned_pro
         learned_only_accuracy=float((learned_probs.argmax(axis=1) == y).mean()),
         nll=_nll(probs, y),
         calibration=buckets,
+        saving=float(1 - costs[pred].sum() / top) if top else 0.0,
+        oracle_saving=float(1 - costs[y].sum() / top) if top else 0.0,
     )
+    report.predicted = pred
+    return report
 
 
 def fine_tune(

@@ -12,6 +12,10 @@ Several backends share one server by giving each its own path prefix ("route"):
 answers with its scripted `Reply` (queued replies first, then the route's default) and
 every request is recorded for assertions. Streamed bodies use chunked transfer encoding,
 so a stream cut mid-way is a real broken connection to the client.
+
+A reply may carry tool calls (`Reply.tool_calls`), written in each format's own shape,
+arguments streamed in pieces where the format streams them. Like the real services, a
+request whose tool results do not answer the tool calls before them gets a 400.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class Reply:
     error_type: str = "overloaded_error"  # anthropic mid-stream error type
     hold: threading.Event | None = None  # wait for this before the last text chunk
     whole: bool = False  # answer with one JSON body even when a stream was asked for
+    tool_calls: list[tuple[str, dict]] = field(default_factory=list)  # (name, arguments)
+    stop: str | None = None  # "max_tokens": the answer is cut at the output limit
 
 
 @dataclass
@@ -63,6 +69,7 @@ class Recorded:
     raw: bytes
     client_port: int = 0  # the same port on two requests means one reused connection
     disconnected: threading.Event = field(default_factory=threading.Event)
+    rejected: str | None = None  # why the transcript got a 400
 
 
 class FakeProvider:
@@ -197,6 +204,11 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.status >= 400:
             self._send_error(wire, reply)
             return
+        problem = transcript_problem(wire, body)
+        if problem:
+            record.rejected = problem
+            self._send_json(400, _error_payload(wire, 400, problem))
+            return
         model = reply.model or _requested_model(wire, rest, body)
         streamed = _wants_stream(wire, rest, parts.query, body) and not reply.whole
         try:
@@ -315,7 +327,7 @@ def _output_tokens(reply: Reply, chunks: int) -> int:
     return reply.output_tokens if reply.output_tokens is not None else chunks
 
 
-def _error_payload(wire: str, status: int) -> Any:
+def _error_payload(wire: str, status: int, detail: str | None = None) -> Any:
     messages = {
         400: ("invalid_request_error", "INVALID_ARGUMENT", "Invalid request."),
         401: ("authentication_error", "UNAUTHENTICATED", "Invalid API key."),
@@ -326,6 +338,7 @@ def _error_payload(wire: str, status: int) -> Any:
         529: ("overloaded_error", "UNAVAILABLE", "Overloaded"),
     }
     kind, gstatus, message = messages.get(status, ("api_error", "UNKNOWN", f"HTTP {status}"))
+    message = detail or message
     if wire == "anthropic":
         return {"type": "error", "error": {"type": kind, "message": message}}
     if wire == "gemini":
@@ -335,9 +348,128 @@ def _error_payload(wire: str, status: int) -> Any:
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
 
+def transcript_problem(wire: str, body: Any) -> str | None:
+    """Why the real service would refuse this transcript's tool results, or None."""
+    if not isinstance(body, dict):
+        return None
+    try:
+        check = {
+            "openai": _openai_problem,
+            "anthropic": _anthropic_problem,
+            "gemini": _gemini_problem,
+            "ollama": _ollama_problem,
+        }[wire]
+    except KeyError:
+        return None
+    try:
+        return check(body)
+    except (AttributeError, TypeError, KeyError):
+        return "malformed messages"
+
+
+def _openai_problem(body: dict) -> str | None:
+    pending: list[str] = []  # tool_call ids still waiting for their tool message
+    for i, m in enumerate(body.get("messages") or ()):
+        role = m["role"]
+        if role == "tool":
+            if m.get("tool_call_id") not in pending:
+                return f"messages[{i}]: tool message answers no preceding tool call"
+            pending.remove(m["tool_call_id"])
+            continue
+        if pending:
+            return f"messages[{i}]: tool calls {pending} have no tool messages"
+        if role == "assistant":
+            pending = [c["id"] for c in m.get("tool_calls") or ()]
+            for c in m.get("tool_calls") or ():
+                json.loads(c["function"]["arguments"] or "{}")
+    return None
+
+
+def _anthropic_problem(body: dict) -> str | None:
+    pending: set[str] = set()
+    for i, m in enumerate(body.get("messages") or ()):
+        content = m["content"] if isinstance(m["content"], list) else []
+        results = [b["tool_use_id"] for b in content if b.get("type") == "tool_result"]
+        if m["role"] == "user":
+            if set(results) - pending:
+                return f"messages.{i}: tool_result for a tool_use_id not in the previous message"
+            if pending - set(results):
+                return (
+                    f"messages.{i}: tool_use ids {sorted(pending)} were found without tool_result"
+                )
+            kinds = [b.get("type") for b in content]
+            if results and kinds[: len(results)] != ["tool_result"] * len(results):
+                return f"messages.{i}: tool_result blocks must come first"
+            pending = set()
+        else:
+            if pending:
+                return (
+                    f"messages.{i}: tool_use ids {sorted(pending)} were found without tool_result"
+                )
+            if results:
+                return f"messages.{i}: tool_result in an assistant message"
+            pending = {b["id"] for b in content if b.get("type") == "tool_use"}
+    return None
+
+
+def _gemini_problem(body: dict) -> str | None:
+    pending: list[str] = []
+    for i, c in enumerate(body.get("contents") or ()):
+        parts = c.get("parts") or []
+        responses = [p["functionResponse"]["name"] for p in parts if "functionResponse" in p]
+        if c.get("role") == "model":
+            if pending:
+                return f"contents[{i}]: function calls {pending} have no function responses"
+            pending = [p["functionCall"]["name"] for p in parts if "functionCall" in p]
+            continue
+        if sorted(responses) != sorted(pending) and (responses or pending):
+            return (
+                f"contents[{i}]: the number of function response parts must equal the number "
+                "of function call parts of the function call turn"
+            )
+        pending = []
+    return None
+
+
+def _ollama_problem(body: dict) -> str | None:
+    open_calls = 0
+    for i, m in enumerate(body.get("messages") or ()):
+        if m["role"] == "tool":
+            if open_calls <= 0:
+                return f"messages[{i}]: tool message without a preceding tool call"
+            open_calls -= 1
+        elif m["role"] == "assistant":
+            open_calls = len(m.get("tool_calls") or ())
+            for c in m.get("tool_calls") or ():
+                if not isinstance(c["function"]["arguments"], dict):
+                    return f"messages[{i}]: tool call arguments must be an object"
+    return None
+
+
+def _call_id(wire: str, index: int) -> str:
+    prefix = "toolu_" if wire == "anthropic" else "call_"
+    return f"{prefix}{uuid.uuid4().hex[:10]}{index}"
+
+
 def _sse(payload: Any, event: str | None = None, sep: bytes = b"\n\n") -> bytes:
     head = f"event: {event}\n".encode() if event else b""
     return head + b"data: " + json.dumps(payload).encode() + sep
+
+
+def _choice(delta: dict) -> dict:
+    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+
+
+def _openai_finish(reply: Reply) -> str:
+    if reply.stop == "max_tokens":
+        return "length"
+    return "tool_calls" if reply.tool_calls else "stop"
+
+
+def _anthropic_stop(reply: Reply) -> str:
+    if reply.stop == "max_tokens":
+        return "max_tokens"
+    return "tool_use" if reply.tool_calls else "end_turn"
 
 
 class _OpenAIWriter:
@@ -370,9 +502,22 @@ class _OpenAIWriter:
         return self._chunk([choice])
 
     def end(self, chunks: int) -> list[bytes]:
-        frames = [
-            self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}])
-        ]
+        frames = []
+        for i, (name, arguments) in enumerate(self.reply.tool_calls):
+            start = {
+                "index": i,
+                "id": _call_id("openai", i),
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
+            frames.append(self._chunk([_choice({"tool_calls": [start]})]))
+            for piece in _split(json.dumps(arguments), self.reply.chunk_size):
+                more = {"index": i, "function": {"arguments": piece}}
+                frames.append(self._chunk([_choice({"tool_calls": [more]})]))
+        finish = _openai_finish(self.reply)
+        frames.append(
+            self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}])
+        )
         if self.reply.usage:
             out = _output_tokens(self.reply, chunks)
             usage = {
@@ -434,12 +579,33 @@ class _AnthropicWriter:
     def end(self, chunks: int) -> list[bytes]:
         delta: dict = {
             "type": "message_delta",
-            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "delta": {"stop_reason": _anthropic_stop(self.reply), "stop_sequence": None},
         }
         if self.reply.usage:
             delta["usage"] = {"output_tokens": _output_tokens(self.reply, chunks)}
+        frames = [_sse({"type": "content_block_stop", "index": 0}, "content_block_stop")]
+        for i, (name, arguments) in enumerate(self.reply.tool_calls, start=1):
+            block = {"type": "tool_use", "id": _call_id("anthropic", i), "name": name, "input": {}}
+            frames.append(
+                _sse(
+                    {"type": "content_block_start", "index": i, "content_block": block},
+                    "content_block_start",
+                )
+            )
+            for piece in _split(json.dumps(arguments), self.reply.chunk_size):
+                frames.append(
+                    _sse(
+                        {
+                            "type": "content_block_delta",
+                            "index": i,
+                            "delta": {"type": "input_json_delta", "partial_json": piece},
+                        },
+                        "content_block_delta",
+                    )
+                )
+            frames.append(_sse({"type": "content_block_stop", "index": i}, "content_block_stop"))
         return [
-            _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            *frames,
             _sse(delta, "message_delta"),
             _sse({"type": "message_stop"}, "message_stop"),
         ]
@@ -485,7 +651,22 @@ class _GeminiWriter:
         return self._frame(text, None, self.sent)
 
     def end(self, chunks: int) -> list[bytes]:
-        return [self._frame("", "STOP", chunks)]
+        finish = "MAX_TOKENS" if self.reply.stop == "max_tokens" else "STOP"
+        if self.reply.tool_calls:
+            parts = [
+                {"functionCall": {"name": name, "args": arguments}}
+                for name, arguments in self.reply.tool_calls
+            ]
+            candidate = {
+                "content": {"parts": parts, "role": "model"},
+                "index": 0,
+                "finishReason": finish,
+            }
+            payload: dict = {"candidates": [candidate], "modelVersion": self.model}
+            if self.reply.usage:
+                payload["usageMetadata"] = self._usage(chunks)
+            return [_sse(payload, sep=b"\r\n\r\n")]
+        return [self._frame("", finish, chunks)]
 
     def garbage(self) -> bytes:
         return b'data: {"candidates": [{"content": {"parts": [{"te\r\n\r\n'
@@ -516,18 +697,34 @@ class _OllamaWriter:
         )
 
     def end(self, chunks: int) -> list[bytes]:
+        frames = []
+        if self.reply.tool_calls:
+            calls = [
+                {"function": {"name": name, "arguments": arguments}}
+                for name, arguments in self.reply.tool_calls
+            ]
+            frames.append(
+                self._line(
+                    {
+                        "model": self.model,
+                        "created_at": "2025-01-01T00:00:00Z",
+                        "message": {"role": "assistant", "content": "", "tool_calls": calls},
+                        "done": False,
+                    }
+                )
+            )
         final: dict = {
             "model": self.model,
             "created_at": "2025-01-01T00:00:00Z",
             "message": {"role": "assistant", "content": ""},
             "done": True,
-            "done_reason": "stop",
+            "done_reason": "length" if self.reply.stop == "max_tokens" else "stop",
             "total_duration": 1000,
         }
         if self.reply.usage:
             final["prompt_eval_count"] = self.reply.input_tokens
             final["eval_count"] = _output_tokens(self.reply, chunks)
-        return [self._line(final)]
+        return [*frames, self._line(final)]
 
     def garbage(self) -> bytes:
         return b'{"model": "x", "message": {"content": "tru\n'
@@ -557,9 +754,27 @@ def _whole(wire: str, reply: Reply, model: str) -> Any:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.text, "refusal": None},
+                    "message": {
+                        "role": "assistant",
+                        "content": reply.text or None,
+                        "refusal": None,
+                        **(
+                            {
+                                "tool_calls": [
+                                    {
+                                        "id": _call_id("openai", i),
+                                        "type": "function",
+                                        "function": {"name": n, "arguments": json.dumps(a)},
+                                    }
+                                    for i, (n, a) in enumerate(reply.tool_calls)
+                                ]
+                            }
+                            if reply.tool_calls
+                            else {}
+                        ),
+                    },
                     "logprobs": None,
-                    "finish_reason": "stop",
+                    "finish_reason": _openai_finish(reply),
                 }
             ],
         }
@@ -576,8 +791,12 @@ def _whole(wire: str, reply: Reply, model: str) -> Any:
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": reply.text}],
-            "stop_reason": "end_turn",
+            "content": ([{"type": "text", "text": reply.text}] if reply.text else [])
+            + [
+                {"type": "tool_use", "id": _call_id("anthropic", i), "name": n, "input": a}
+                for i, (n, a) in enumerate(reply.tool_calls)
+            ],
+            "stop_reason": _anthropic_stop(reply),
             "stop_sequence": None,
             "usage": {"input_tokens": reply.input_tokens, "output_tokens": out},
         }
@@ -585,8 +804,12 @@ def _whole(wire: str, reply: Reply, model: str) -> Any:
         return {
             "candidates": [
                 {
-                    "content": {"parts": [{"text": reply.text}], "role": "model"},
-                    "finishReason": "STOP",
+                    "content": {
+                        "parts": ([{"text": reply.text}] if reply.text else [])
+                        + [{"functionCall": {"name": n, "args": a}} for n, a in reply.tool_calls],
+                        "role": "model",
+                    },
+                    "finishReason": "MAX_TOKENS" if reply.stop == "max_tokens" else "STOP",
                     "index": 0,
                 }
             ],
@@ -600,9 +823,21 @@ def _whole(wire: str, reply: Reply, model: str) -> Any:
     return {
         "model": model,
         "created_at": "2025-01-01T00:00:00Z",
-        "message": {"role": "assistant", "content": reply.text},
+        "message": {
+            "role": "assistant",
+            "content": reply.text,
+            **(
+                {
+                    "tool_calls": [
+                        {"function": {"name": n, "arguments": a}} for n, a in reply.tool_calls
+                    ]
+                }
+                if reply.tool_calls
+                else {}
+            ),
+        },
         "done": True,
-        "done_reason": "stop",
+        "done_reason": "length" if reply.stop == "max_tokens" else "stop",
         "prompt_eval_count": reply.input_tokens,
         "eval_count": out,
     }

@@ -5,12 +5,12 @@ end
 vim.g.loaded_modelrouter = true
 
 vim.api.nvim_create_user_command('ModelRouter', function(cmd)
-  require('modelrouter').command(cmd)
+  require('modelrouter.command').run(cmd)
 end, {
   nargs = '*',
   range = true,
   desc = 'ModelRouter: run an action on the line or range; ask, redo, stats, cancel',
   complete = function(arglead, cmdline, cursorpos)
-    return require('modelrouter').complete(arglead, cmdline, cursorpos)
+    return require('modelrouter.command').complete(arglead, cmdline, cursorpos)
   end,
 })

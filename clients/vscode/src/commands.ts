@@ -1,36 +1,42 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { ActionInfo, Commands, Doctor, PaletteAction, RunResult, Stats, actionRange, formatUsage } from './protocol';
+import type { AnswerResult, AnswerView } from './answers';
+import { formatUsage } from './display';
+import { PaletteAction, REDO_TITLE, actionRange } from './palette';
+import { isCancelled, withCancellableProgress } from './progress';
+import { ActionInfo, Commands, Doctor, RunResult, Stats } from './protocol';
+import type { ServerLink } from './server';
 
-/** The running server, as the commands see it. */
-export interface ServerLink {
-  /** `workspace/executeCommand`; rejects when the server is not running. */
-  execute<T>(command: string, args: unknown[], token?: vscode.CancellationToken): Promise<T>;
-}
-
-/** JSON-RPC's RequestCancelled, what a cancelled request rejects with. */
-const REQUEST_CANCELLED = -32800;
-
-function isCancelled(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === REQUEST_CANCELLED;
-}
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Where a palette command's answer (Explain, Ask… answered in prose) is shown. */
+export type AnswerSink = Pick<AnswerView, 'show'>;
+
 /**
- * Runs a long server command. The server shows its own cancellable progress notification
- * (the client's work-done progress support); cancelling it, or `modelrouter.cancel`, makes
- * the request end with nothing applied.
+ * Runs a long server command under a progress notification whose Cancel (like
+ * `modelrouter.cancel`) ends the request with nothing applied. An answer goes to `answers`,
+ * titled `title`.
  */
-async function runJob(link: ServerLink, command: string, args: unknown[]): Promise<RunResult | undefined> {
+async function runJob(
+  link: ServerLink,
+  command: string,
+  args: unknown[],
+  answers?: AnswerSink,
+  title = 'Answer',
+): Promise<RunResult | undefined> {
   try {
-    const result = await link.execute<RunResult>(command, args);
+    const result = await withCancellableProgress(title, (token) => link.execute<AnswerResult>(command, args, token));
     if (!result) {
       return undefined;
     }
-    if (result.applied) {
+    if (typeof result.answer === 'string' && answers) {
+      const who = result.model ? ` (${result.model})` : '';
+      vscode.window.setStatusBarMessage(`ModelRouter: ${title} answered${who}`, 5000);
+      await answers.show(result, title);
+    } else if (result.applied) {
       const who = result.model ? ` (${result.model})` : '';
       vscode.window.setStatusBarMessage(`ModelRouter: ${result.message || 'applied'}${who}`, 5000);
     } else {
@@ -49,7 +55,11 @@ async function runJob(link: ServerLink, command: string, args: unknown[]): Promi
 }
 
 /** A palette command: runs a rules action on the selection (or the current line). */
-export async function runAction(link: ServerLink, pa: PaletteAction): Promise<RunResult | undefined> {
+export async function runAction(
+  link: ServerLink,
+  pa: PaletteAction,
+  answers?: AnswerSink,
+): Promise<RunResult | undefined> {
   const editor = vscode.window.activeTextEditor;
   if (!editor) {
     void vscode.window.showWarningMessage('ModelRouter: open a file first.');
@@ -69,7 +79,7 @@ export async function runAction(link: ServerLink, pa: PaletteAction): Promise<Ru
     return undefined;
   }
   if (info.disabled) {
-    void vscode.window.showWarningMessage(`ModelRouter: ${info.title} is unavailable: ${info.disabled}`);
+    void vscode.window.showWarningMessage(`ModelRouter: ${pa.title} is unavailable: ${info.disabled}`);
     return undefined;
   }
   // Capture the target before any prompt: the user may click elsewhere while typing.
@@ -88,7 +98,7 @@ export async function runAction(link: ServerLink, pa: PaletteAction): Promise<Ru
     }
   }
   const args = { action: pa.action, uri: document.uri.toString(), range, instruction };
-  return runJob(link, Commands.run, [args]);
+  return runJob(link, Commands.run, [args], answers, pa.title);
 }
 
 /** Re-runs the request that wrote the code at the cursor, one tier up. */
@@ -103,7 +113,7 @@ export async function redoStronger(link: ServerLink): Promise<RunResult | undefi
     uri: editor.document.uri.toString(),
     position: { line: p.line, character: p.character },
   };
-  return runJob(link, Commands.redo, [args]);
+  return runJob(link, Commands.redo, [args], undefined, REDO_TITLE);
 }
 
 /** Opens a Markdown usage report from the ledger. */

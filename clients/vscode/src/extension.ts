@@ -1,6 +1,9 @@
 import * as vscode from 'vscode';
+import { AnswerView } from './answers';
 import { openRules, redoStronger, runAction, showUsage } from './commands';
-import { Commands, PALETTE_ACTIONS, Status, statusText } from './protocol';
+import { statusText } from './display';
+import { PALETTE_ACTIONS } from './palette';
+import { Commands, Status } from './protocol';
 import { ServerController } from './server';
 
 let controller: ServerController | undefined;
@@ -18,12 +21,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
   show(undefined);
 
-  const server = new ServerController(output, show);
+  const answers = new AnswerView();
+  const server = new ServerController(output, show, (result, action) => void answers.show(result, action));
   controller = server;
-  context.subscriptions.push(output, item, { dispose: () => void server.dispose() });
+  context.subscriptions.push(output, item, answers, { dispose: () => void server.dispose() });
 
   for (const pa of PALETTE_ACTIONS) {
-    context.subscriptions.push(vscode.commands.registerCommand(pa.command, () => runAction(server, pa)));
+    context.subscriptions.push(vscode.commands.registerCommand(pa.command, () => runAction(server, pa, answers)));
   }
   context.subscriptions.push(
     vscode.commands.registerCommand('modelrouter.redoStronger', () => redoStronger(server)),

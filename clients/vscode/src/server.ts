@@ -6,12 +6,37 @@ import {
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
+  StaticFeature,
   TransportKind,
 } from 'vscode-languageclient/node';
+import type { AnswerResult } from './answers';
 import { RestartBackoff } from './backoff';
-import { ServerLink } from './commands';
-import { Status, StatusNotification, serverSettings } from './protocol';
+import { REDO_TITLE } from './palette';
+import { isCancelled, withCancellableProgress } from './progress';
+import { Commands, RunArgs, Status, StatusNotification } from './protocol';
 import { resolveServerPath } from './serverPath';
+import { serverSettings } from './settings';
+
+/** The running server, as the commands see it. */
+export interface ServerLink {
+  /** `workspace/executeCommand`; rejects when the server is not running. */
+  execute<T>(command: string, args: unknown[], token?: vscode.CancellationToken): Promise<T>;
+}
+
+/**
+ * Tells the server that this client shows the `answer` of a result itself (in a read-only
+ * document the language client does not synchronize), so the server does not open its answer
+ * file, which VS Code would then synchronize back to the server.
+ */
+const showsAnswers: StaticFeature = {
+  fillClientCapabilities(capabilities) {
+    const experimental = (capabilities.experimental ?? {}) as Record<string, unknown>;
+    capabilities.experimental = { ...experimental, modelrouter: { showAnswers: true } };
+  },
+  initialize: () => undefined,
+  getState: () => ({ kind: 'static' }),
+  clear: () => undefined,
+};
 
 /** Starts `modelrouter lsp`, restarts it after a crash with back-off, and forwards commands. */
 export class ServerController implements ServerLink, vscode.Disposable {
@@ -23,6 +48,8 @@ export class ServerController implements ServerLink, vscode.Disposable {
   constructor(
     private readonly output: vscode.OutputChannel,
     private readonly onStatus: (s: Status | undefined, problem?: string) => void,
+    /** An answer from a code action (the lightbulb); palette commands show theirs themselves. */
+    private readonly onAnswer: (result: AnswerResult, action: string) => void,
   ) {}
 
   private folders(): string[] {
@@ -67,6 +94,33 @@ export class ServerController implements ServerLink, vscode.Disposable {
       outputChannel: this.output,
       initializationOptions: () => serverSettings((k, d) => this.config().get(k, d)),
       synchronize: { configurationSection: 'modelrouter' },
+      middleware: {
+        // A code action's command (the lightbulb): under a cancellable progress notification,
+        // and its answer shown, as for the palette commands.
+        executeCommand: async (command, args, next) => {
+          if (command !== Commands.run && command !== Commands.redo) {
+            return next(command, args);
+          }
+          const run = (args[0] ?? {}) as Partial<RunArgs>;
+          const title = command === Commands.redo ? REDO_TITLE : (run.action ?? 'action');
+          let result: unknown;
+          try {
+            result = await withCancellableProgress(title, (token) =>
+              client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token),
+            );
+          } catch (err) {
+            if (isCancelled(err)) {
+              vscode.window.setStatusBarMessage('ModelRouter: cancelled, nothing changed', 5000);
+              return undefined;
+            }
+            throw err;
+          }
+          if (command === Commands.run && result && typeof result === 'object' && 'answer' in result) {
+            this.onAnswer(result as AnswerResult, title);
+          }
+          return result;
+        },
+      },
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue }),
         closed: () => {
@@ -76,6 +130,7 @@ export class ServerController implements ServerLink, vscode.Disposable {
       },
     };
     const client = new LanguageClient('modelrouter', 'ModelRouter', serverOptions, clientOptions);
+    client.registerFeature(showsAnswers);
     this.client = client;
     client.onNotification(StatusNotification, (s: Status) => this.onStatus(s));
     try {
@@ -83,7 +138,7 @@ export class ServerController implements ServerLink, vscode.Disposable {
       this.backoff.started();
       this.output.appendLine(`started ${command} lsp`);
       this.onStatus(
-        await client.sendRequest(ExecuteCommandRequest.type, { command: 'modelrouter.status', arguments: [] }),
+        await client.sendRequest(ExecuteCommandRequest.type, { command: Commands.status, arguments: [] }),
       );
     } catch (err) {
       this.output.appendLine(`could not start ${command} lsp: ${String(err)}`);

@@ -1,8 +1,10 @@
 import * as assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
 import * as vscode from 'vscode';
-import { ServerLink, WORKSPACE_RULES, openRules, redoStronger, runAction, showUsage } from '../src/commands';
-import { ActionInfo, PALETTE_ACTIONS } from '../src/protocol';
+import { WORKSPACE_RULES, openRules, redoStronger, runAction, showUsage } from '../src/commands';
+import { PALETTE_ACTIONS } from '../src/palette';
+import { ActionInfo } from '../src/protocol';
+import type { ServerLink } from '../src/server';
 import * as stub from './stub/vscode';
 
 interface Sent {
@@ -12,16 +14,26 @@ interface Sent {
 }
 
 const ACTIONS: ActionInfo[] = [
-  { id: 'fix-typo', title: 'Fix typo', tier: 'trivial', backend: 'local', model: 'gemma3:27b', disabled: null },
+  // Titles as the server sends them: with the tier and the model.
+  {
+    id: 'fix-typo',
+    title: 'Fix typo  ·  trivial → gemma3:27b (local)',
+    tier: 'trivial',
+    backend: 'local',
+    model: 'gemma3:27b',
+    disabled: null,
+  },
   {
     id: 'design',
-    title: 'Design',
+    title: 'Design  ·  architecture',
     tier: 'architecture',
     backend: 'claude',
     model: 'claude-opus-4-5',
     disabled: 'set ANTHROPIC_API_KEY',
   },
   { id: 'ask', title: 'Ask…', tier: 'auto', disabled: null, needs_instruction: true },
+  { id: 'explain', title: 'Explain  ·  trivial → gemma3:27b (local)', tier: 'trivial', backend: 'local', model: 'gemma3:27b', disabled: null },
+  { id: 'refactor', title: 'Refactor', tier: 'feature', backend: 'gemini', model: 'gemini-2.5-flash', disabled: null },
 ];
 
 /** A server that answers `modelrouter.actions` and records everything else. */
@@ -190,4 +202,51 @@ test('Open Rules File can still open the rules in use, or do nothing when dismis
   await openRules(link, async () => assert.fail('no restart'));
   assert.equal((uiCalls('showTextDocument')[0].args[0] as vscode.Uri).fsPath, '/home/u/.config/modelrouter/rules.yaml');
   assert.equal(uiCalls('fs.writeFile').length, 0);
+});
+
+test('Explain on the cursor line shows the answer in its own view and changes nothing', async () => {
+  stub.window.activeTextEditor = stub.editor('/ws/a.py', ['def f(x):', '    return x * 2'], { line: 1, character: 3 });
+  const { link, sent } = fakeServer(() => ({
+    applied: false,
+    backend: 'local',
+    model: 'gemma3:27b',
+    tier: 'trivial',
+    message: 'It doubles x.',
+    answer: 'It doubles x.',
+  }));
+  const shown: { answer?: string | null; title: string }[] = [];
+  const answers = {
+    show: async (result: { answer?: string | null }, title: string) => {
+      shown.push({ answer: result.answer, title });
+      return true;
+    },
+  };
+  await runAction(link, action('explain'), answers);
+  const run = sent.find((s) => s.command === 'modelrouter.run')!;
+  assert.deepEqual((run.args[0] as { range: unknown }).range, {
+    start: { line: 1, character: 0 },
+    end: { line: 1, character: 16 },
+  });
+  assert.deepEqual(shown, [{ answer: 'It doubles x.', title: 'Explain' }]);
+  assert.equal(uiCalls('showErrorMessage').length, 0);
+});
+
+test('Refactor runs the refactor action on the selection', async () => {
+  stub.window.activeTextEditor = stub.editor('/ws/a.py', ['a = 1', 'b = 2'], { line: 0, character: 0 }, { line: 1, character: 5 });
+  const { link, sent } = fakeServer(() => ({ applied: true, model: 'gemini-2.5-flash' }));
+  await runAction(link, action('refactor'));
+  const run = sent.find((s) => s.command === 'modelrouter.run')!;
+  assert.equal((run.args[0] as { action: string }).action, 'refactor');
+});
+
+test('a palette command runs under a cancellable notification whose Cancel reaches the server', async () => {
+  stub.window.activeTextEditor = stub.editor('/ws/a.py', ['x = 1'], { line: 0, character: 0 });
+  const { link, sent } = fakeServer(() => ({ applied: false, message: 'cancelled' }));
+  await runAction(link, action('fix-typo'));
+  const [options] = uiCalls('withProgress')[0].args as [{ location: number; cancellable: boolean; title: string }];
+  assert.equal(options.location, stub.ProgressLocation.Notification);
+  assert.equal(options.cancellable, true);
+  assert.equal(options.title, 'ModelRouter: Fix typo');
+  const run = sent.find((s) => s.command === 'modelrouter.run')!;
+  assert.equal(run.token, stub.progress.token);
 });

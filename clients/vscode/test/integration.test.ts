@@ -42,7 +42,9 @@ import {
   createProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { ActionInfo, PALETTE_ACTIONS, RunResult, ServerSettings, Stats, Status, actionRange } from '../src/protocol';
+import type { AnswerResult } from '../src/answers';
+import { PALETTE_ACTIONS, actionRange } from '../src/palette';
+import { ActionInfo, RunResult, ServerSettings, Stats, Status } from '../src/protocol';
 import { nodeHost, which } from '../src/serverPath';
 import { FakeOllama } from './fakeOllama';
 
@@ -305,10 +307,12 @@ test('hover over the written code names the model', { skip }, async () => {
   assert.match((hover.contents as MarkupContent).value, /small-local/);
 });
 
-test('Add Docstring, Implement, Write Tests, Design This, Ask… each apply their edit', { skip }, async () => {
+test('Add docstring, Implement, Refactor, Write tests, Design, Ask… apply their edit; Explain answers', { skip }, async () => {
   const replies: Record<string, string> = {
     'add-docstring': fenced('def mean(values):\n    """The arithmetic mean of `values`."""\n    pass\n'),
     implement: fenced('def mean(values):\n    return sum(values) / len(values)\n'),
+    refactor: fenced('def mean(values):\n    total = sum(values)\n    return total / len(values)\n'),
+    explain: 'It returns the arithmetic mean of the values.',
     'write-tests': fenced('from prices import mean\n\n\ndef test_mean():\n    assert mean([1, 3]) == 2\n'),
     design: '# Prices module\n\n## Goals\n\nKeep totals exact.\n\n## Plan\n\nUse Decimal.\n',
     ask: fenced('def mean(values):\n    values = list(values)\n    return sum(values) / len(values)\n'),
@@ -318,9 +322,17 @@ test('Add Docstring, Implement, Write Tests, Design This, Ask… each apply thei
     const before = ed.edits.length;
     const requests = fake.requests.length;
     const instruction = pa.needsInstruction ? 'accept any iterable' : undefined;
-    const result = await ed.execute<RunResult>('modelrouter.run', [ed.runArgs(pa.action, [5, 0], [7, 0], instruction)]);
-    assert.equal(result.applied, true, `${pa.action}: ${result.message} ${ed.messages.join('\n')}`);
+    const result = await ed.execute<AnswerResult>('modelrouter.run', [
+      ed.runArgs(pa.action, [5, 0], [7, 0], instruction),
+    ]);
     assert.equal(fake.requests.length, requests + 1, pa.action);
+    if (pa.action === 'explain') {
+      assert.equal(result.applied, false);
+      assert.equal(result.answer, replies.explain);
+      assert.equal(ed.edits.length, before, 'an answer edits nothing');
+      continue;
+    }
+    assert.equal(result.applied, true, `${pa.action}: ${result.message} ${ed.messages.join('\n')}`);
     assert.ok(ed.edits.length > before, `${pa.action}: no workspace/applyEdit`);
     if (instruction) {
       assert.match(JSON.stringify(fake.requests.at(-1)!.body), /accept any iterable/);

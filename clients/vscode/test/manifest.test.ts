@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { PALETTE_ACTIONS } from '../src/protocol';
+import { PALETTE_ACTIONS, REDO_TITLE } from '../src/palette';
 
 const root = path.resolve(__dirname, '..', '..');
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -13,16 +13,18 @@ test('the palette shows every command of the issue under the ModelRouter categor
     (c: { category: string; title: string }) => `${c.category}: ${c.title}`,
   );
   for (const t of [
-    'Fix Typo',
-    'Add Docstring',
+    'Fix typo',
+    'Add docstring',
+    'Explain',
     'Implement',
-    'Write Tests',
-    'Design This',
+    'Refactor',
+    'Write tests',
+    'Design',
     'Ask…',
-    'Redo With Stronger Model',
-    'Show Usage',
-    'Open Rules File',
-    'Restart Server',
+    'Redo with a stronger model',
+    'Show usage',
+    'Open rules file',
+    'Restart server',
   ]) {
     assert.ok(titles.includes(`ModelRouter: ${t}`), t);
   }
@@ -57,4 +59,17 @@ test('@types/vscode matches engines.vscode, as vsce requires', () => {
   const engine = manifest.engines.vscode.replace(/^\^/, '');
   const types = manifest.devDependencies['@types/vscode'];
   assert.equal(types.split('.').slice(0, 2).join('.'), engine.split('.').slice(0, 2).join('.'));
+});
+
+test('palette and lightbulb use the same names, and the context menu needs no selection', () => {
+  const title = (command: string) =>
+    manifest.contributes.commands.find((c: { command: string }) => c.command === command)?.title;
+  for (const pa of PALETTE_ACTIONS) {
+    assert.equal(title(pa.command), pa.title, pa.command);
+  }
+  assert.equal(title('modelrouter.redoStronger'), REDO_TITLE);
+  const [entry] = manifest.contributes.menus['editor/context'];
+  assert.doesNotMatch(entry.when ?? '', /editorHasSelection/);
+  const submenu = manifest.contributes.menus['modelrouter.editorContext'].map((m: { command: string }) => m.command);
+  assert.deepEqual(submenu, [...PALETTE_ACTIONS.map((p) => p.command), 'modelrouter.redoStronger']);
 });

@@ -62,7 +62,7 @@ def make_backend(cfg: BackendConfig, client: httpx.AsyncClient) -> Backend:
 
 def unusable_reason(cfg: BackendConfig) -> str | None:
     """Why the backend `cfg` cannot be used right now, or None. Never touches the network."""
-    if cfg.api_key_env and not cfg.api_key():
+    if cfg.api_key_env and not cfg.api_key() and not cfg.forward_client_key:
         return f"set {cfg.api_key_env}"
     adapter = ADAPTERS.get(cfg.type)
     return adapter.own_reason(cfg) if adapter is not None else None

@@ -21,11 +21,11 @@ import shutil
 import signal
 from collections.abc import AsyncIterator
 
-from modelrouter.backends.base import BackendError, Message, StreamDone, StreamEvent, TextDelta
+from modelrouter.backends.base import BackendError, StreamDone, StreamEvent, TextDelta
 from modelrouter.config import BackendConfig
 from modelrouter.redact import scrub
 from modelrouter.tokens import estimate_tokens
-from modelrouter.transcript import to_prompt, transcript_tokens
+from modelrouter.transcript import CallOptions, Message, to_prompt, transcript_tokens
 
 BASE_ENV = (
     "PATH",
@@ -72,8 +72,10 @@ class CliBackend:
     def __init__(self, config: BackendConfig) -> None:
         self.config = config
 
-    async def stream(self, messages: list[Message]) -> AsyncIterator[StreamEvent]:
-        """Stream the tool's stdout; see `backends.base.Backend.stream`."""
+    async def stream(
+        self, messages: list[Message], options: CallOptions | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream the tool's stdout (text only: `options` do not apply; see `Backend.stream`)."""
         cfg = self.config
         if not cfg.command:
             raise BackendError("unavailable", f"{cfg.name}: no command configured")

@@ -6,15 +6,31 @@ logged URLs or error messages.
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from modelrouter.backends.base import BackendError, Message, StreamDone, StreamEvent, TextDelta
+from modelrouter.backends.base import (
+    BackendError,
+    StreamDone,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+)
 from modelrouter.backends.http import Accumulator, HttpBackend, load_json, sse_events
-from modelrouter.transcript import to_gemini
+from modelrouter.transcript import (
+    CallOptions,
+    Message,
+    gemini_tool_config,
+    gemini_tools,
+    to_gemini,
+)
 
 _COMPLETE = {"STOP", "MAX_TOKENS"}
 
@@ -24,13 +40,25 @@ class GeminiBackend(HttpBackend):
 
     default_base_url = "https://generativelanguage.googleapis.com"
 
-    def request(self, messages: list[Message], key: str | None) -> tuple[str, dict, dict]:
+    def request(
+        self, messages: list[Message], key: str | None, options: CallOptions
+    ) -> tuple[str, dict, dict]:
         cfg = self.config
         system, contents = to_gemini(messages)
-        generation: dict = {"maxOutputTokens": cfg.max_output_tokens}
-        if cfg.temperature is not None:
-            generation["temperature"] = cfg.temperature
+        limit = min(options.max_tokens or cfg.max_output_tokens, cfg.max_output_tokens)
+        generation: dict = {"maxOutputTokens": limit}
+        temperature = options.temperature if options.temperature is not None else cfg.temperature
+        if temperature is not None:
+            generation["temperature"] = temperature
+        if options.top_p is not None:
+            generation["topP"] = options.top_p
+        if options.stop:
+            generation["stopSequences"] = list(options.stop)[:5]  # Gemini takes at most 5
         body: dict = {"contents": contents, "generationConfig": generation}
+        if options.tools:
+            body["tools"] = gemini_tools(options.tools)
+            if options.tool_choice is not None:
+                body["toolConfig"] = gemini_tool_config(options.tool_choice)
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
         headers = {"accept": "text/event-stream"}
@@ -45,6 +73,7 @@ class GeminiBackend(HttpBackend):
         model = self.config.model
         usage_in = usage_out = None
         finish: str | None = None
+        calls = 0
         async for sse in sse_events(response):
             if not sse.data.strip():
                 continue
@@ -71,12 +100,16 @@ class GeminiBackend(HttpBackend):
                     if text and not part.get("thought"):
                         acc.add(text)
                         yield TextDelta(text)
+                    elif part.get("functionCall"):
+                        for event in _call_events(part["functionCall"], calls, acc):
+                            yield event
+                        calls += 1
                 finish = candidate.get("finishReason") or finish
         if finish is None:
             raise BackendError("stream", f"{name}: stream ended before the answer was complete")
         if finish not in _COMPLETE:
             raise BackendError("stream", f"{name}: answer stopped early ({finish})")
-        yield StreamDone(acc.usage(usage_in, usage_out), model)
+        yield _done(acc.usage(usage_in, usage_out), model, finish, calls)
 
     def whole(self, data: Any, acc: Accumulator) -> list[StreamEvent]:
         """A non-streamed reply: one response object, or a JSON array of them."""
@@ -84,6 +117,7 @@ class GeminiBackend(HttpBackend):
         finish = None
         usage_in = usage_out = None
         model = self.config.model
+        events: list[StreamEvent] = []
         for chunk in data if isinstance(data, list) else [data]:
             model = chunk.get("modelVersion") or model
             usage = chunk.get("usageMetadata") or {}
@@ -93,9 +127,31 @@ class GeminiBackend(HttpBackend):
                 for part in (candidate.get("content") or {}).get("parts") or ():
                     if part.get("text") and not part.get("thought"):
                         acc.add(part["text"])
+                        events.append(TextDelta(part["text"]))
+                    elif part.get("functionCall"):
+                        calls = sum(isinstance(e, ToolCallStart) for e in events)
+                        events += _call_events(part["functionCall"], calls, acc)
                 finish = candidate.get("finishReason") or finish
         if finish not in _COMPLETE:
             raise BackendError("stream", f"{name}: answer stopped early ({finish})")
-        text = "".join(acc.chars)
-        done = StreamDone(acc.usage(usage_in, usage_out), model)
-        return [TextDelta(text), done] if text else [done]
+        calls = sum(isinstance(e, ToolCallStart) for e in events)
+        return [*events, _done(acc.usage(usage_in, usage_out), model, finish or "STOP", calls)]
+
+
+def _call_events(
+    call: dict, index: int, acc: Accumulator
+) -> list[ToolCallStart | ToolCallDelta | ToolCallEnd]:
+    """A Gemini function call arrives whole: start, all its arguments, end."""
+    arguments = json.dumps(call.get("args") or {})
+    acc.add(arguments)
+    call_id = call.get("id") or f"call_{secrets.token_hex(8)}"
+    return [
+        ToolCallStart(index, call_id, call["name"]),
+        ToolCallDelta(index, arguments),
+        ToolCallEnd(index),
+    ]
+
+
+def _done(usage, model: str, finish: str, calls: int) -> StreamDone:
+    stop = "max_tokens" if finish == "MAX_TOKENS" else "tool_use" if calls else "end_turn"
+    return StreamDone(usage, model, stop_reason=stop)

@@ -1,7 +1,7 @@
 """What the HTTP adapters share: one request/stream/error path over the shared client.
 
 Each provider module supplies the request (URL, headers, JSON body) and a parser that turns
-the response stream into `TextDelta`s and one `StreamDone`; this module maps every transport
+the response stream into content events and one `StreamDone`; this module maps every transport
 or HTTP failure to a `BackendError` whose text never contains the API key.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
-from modelrouter.backends.base import BackendError, Message, StreamDone, StreamEvent, Usage
+from modelrouter.backends.base import BackendError, StreamDone, StreamEvent, TextDelta, Usage
 from modelrouter.config import BackendConfig
 from modelrouter.health import parse_retry_after
 from modelrouter.tokens import estimate_tokens
-from modelrouter.transcript import transcript_tokens
+from modelrouter.transcript import CallOptions, Message, tools_tokens, transcript_tokens
 
 _ERROR_BODY_LIMIT = 64 * 1024
 _ERROR_TEXT_LIMIT = 300
@@ -29,8 +29,9 @@ _RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after")
 class Accumulator:
     """Collects streamed text so usage can be estimated when the provider reports none."""
 
-    def __init__(self, messages: list[Message]) -> None:
+    def __init__(self, messages: list[Message], options: CallOptions | None = None) -> None:
         self.messages = messages
+        self.options = options
         self.chars: list[str] = []
 
     def add(self, text: str) -> None:
@@ -42,6 +43,8 @@ class Accumulator:
         if input_tokens is not None and output_tokens is not None:
             return Usage(int(input_tokens), int(output_tokens), estimated=False)
         estimated_in = transcript_tokens(self.messages)
+        if self.options is not None:
+            estimated_in += tools_tokens(self.options.tools)
         estimated_out = estimate_tokens("".join(self.chars))
         return Usage(
             int(input_tokens) if input_tokens is not None else estimated_in,
@@ -64,7 +67,9 @@ class HttpBackend:
         """The configured base URL, or the provider's public one; no trailing slash."""
         return (self.config.base_url or self.default_base_url).rstrip("/")
 
-    def request(self, messages: list[Message], key: str | None) -> tuple[str, dict, dict]:
+    def request(
+        self, messages: list[Message], key: str | None, options: CallOptions
+    ) -> tuple[str, dict, dict]:
         """(url, headers, JSON body) for a streamed call."""
         raise NotImplementedError
 
@@ -81,10 +86,15 @@ class HttpBackend:
         env = self.config.api_key_env
         return f" (check {env})" if env else ""
 
-    async def stream(self, messages: list[Message]) -> AsyncIterator[StreamEvent]:
+    async def stream(
+        self, messages: list[Message], options: CallOptions | None = None
+    ) -> AsyncIterator[StreamEvent]:
         """Stream the answer; see `backends.base.Backend.stream`."""
+        options = options or CallOptions()
         key = self.config.api_key()
-        url, headers, body = self.request(messages, key)
+        if self.config.forward_client_key and options.client_key:
+            key = options.client_key  # the client's own credential, used for this call only
+        url, headers, body = self.request(messages, key, options)
         headers = {**headers, **self.config.headers}
         timeouts = self.config.timeouts
         timeout = httpx.Timeout(
@@ -94,7 +104,7 @@ class HttpBackend:
             pool=timeouts.connect,
         )
         secrets = [key] if key else []
-        acc = Accumulator(messages)
+        acc = Accumulator(messages, options)
         try:
             async with self.client.stream(
                 "POST", url, headers=headers, json=body, timeout=timeout
@@ -116,7 +126,7 @@ class HttpBackend:
                     async for event in events:
                         if isinstance(event, StreamDone):
                             event = replace(event, headers=limits)
-                        elif not isinstance(event.text, str):
+                        elif isinstance(event, TextDelta) and not isinstance(event.text, str):
                             raise TypeError("text is not a string")
                         yield event
                 except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:

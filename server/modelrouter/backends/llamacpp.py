@@ -26,6 +26,7 @@ from typing import Any
 
 from modelrouter.backends.base import (
     BackendError,
+    CallOptions,
     Message,
     StreamDone,
     StreamEvent,
@@ -411,8 +412,11 @@ class LlamaCppBackend:
     def __init__(self, config: BackendConfig) -> None:
         self.config = config
 
-    async def stream(self, messages: list[Message]) -> AsyncIterator[StreamEvent]:
-        """Stream the answer; cancelling or closing the iterator stops generation at once."""
+    async def stream(
+        self, messages: list[Message], options: CallOptions | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream the answer (text only: `options` do not apply); cancelling or closing the
+        iterator stops generation at once."""
         cfg = self.config
         reason = unusable_reason(cfg)
         if reason:

@@ -15,7 +15,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from modelrouter.backends.base import Message
+from modelrouter.transcript import Message
 
 # The model's answer ends where it closes the code fence.
 EDIT_STOP = ("```",)

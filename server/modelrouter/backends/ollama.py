@@ -1,15 +1,28 @@
-"""Ollama's `/api/chat`: newline-delimited JSON, one object per chunk, `done: true` last."""
+"""Ollama's `/api/chat`: newline-delimited JSON, one object per chunk, `done: true` last.
+
+Tool calls arrive whole in a chunk's `message.tool_calls`, arguments as a JSON object.
+"""
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from modelrouter.backends.base import BackendError, Message, StreamDone, StreamEvent, TextDelta
+from modelrouter.backends.base import (
+    BackendError,
+    StreamDone,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+)
 from modelrouter.backends.http import Accumulator, HttpBackend, load_json
-from modelrouter.transcript import to_openai
+from modelrouter.transcript import CallOptions, Message, openai_tools, to_ollama
 
 
 class OllamaBackend(HttpBackend):
@@ -17,17 +30,31 @@ class OllamaBackend(HttpBackend):
 
     default_base_url = "http://127.0.0.1:11434"
 
-    def request(self, messages: list[Message], key: str | None) -> tuple[str, dict, dict]:
+    def request(
+        self, messages: list[Message], key: str | None, options: CallOptions
+    ) -> tuple[str, dict, dict]:
         cfg = self.config
-        options: dict = {"num_ctx": cfg.context_window, "num_predict": cfg.max_output_tokens}
-        if cfg.temperature is not None:
-            options["temperature"] = cfg.temperature
-        body = {
+        limit = min(options.max_tokens or cfg.max_output_tokens, cfg.max_output_tokens)
+        settings: dict = {"num_ctx": cfg.context_window, "num_predict": limit}
+        temperature = options.temperature if options.temperature is not None else cfg.temperature
+        if temperature is not None:
+            settings["temperature"] = temperature
+        if options.top_p is not None:
+            settings["top_p"] = options.top_p
+        if options.stop:
+            settings["stop"] = list(options.stop)
+        body: dict = {
             "model": cfg.model,
-            "messages": to_openai(messages),
+            "messages": to_ollama(messages),
             "stream": True,
-            "options": options,
+            "options": settings,
         }
+        if options.tools and not (options.tool_choice and options.tool_choice.mode == "none"):
+            body["tools"] = openai_tools(options.tools)
+        if options.response_format and options.response_format.get("type") == "json_schema":
+            body["format"] = (options.response_format.get("json_schema") or {}).get("schema")
+        elif options.response_format and options.response_format.get("type") == "json_object":
+            body["format"] = "json"
         headers = {"accept": "application/x-ndjson"}
         if key:  # Ollama behind an authenticating proxy, or ollama.com
             headers["authorization"] = f"Bearer {key}"
@@ -36,6 +63,7 @@ class OllamaBackend(HttpBackend):
     async def parse(self, response: httpx.Response, acc: Accumulator) -> AsyncIterator[StreamEvent]:
         name = self.config.name
         done: StreamDone | None = None
+        calls = 0
         async for line in response.aiter_lines():
             # Read to the end of the body after the last object so the connection is reused.
             if done is not None or not line.strip():
@@ -45,13 +73,18 @@ class OllamaBackend(HttpBackend):
                 raise BackendError("stream", f"{name}: unexpected stream data: {line[:80]!r}")
             if chunk.get("error"):
                 raise BackendError("stream", f"{name}: error mid-stream: {chunk['error']}")
-            text = (chunk.get("message") or {}).get("content")
+            message = chunk.get("message") or {}
+            text = message.get("content")
             if text:
                 acc.add(text)
                 yield TextDelta(text)
+            for call in message.get("tool_calls") or ():
+                for event in _call_events(call, calls, acc):
+                    yield event
+                calls += 1
             if chunk.get("done"):
                 usage = acc.usage(chunk.get("prompt_eval_count"), chunk.get("eval_count"))
-                done = StreamDone(usage, chunk.get("model") or self.config.model)
+                done = _done(chunk, usage, self.config.model, calls)
         if done is None:
             raise BackendError("stream", f"{name}: stream ended before the answer was complete")
         yield done
@@ -60,8 +93,35 @@ class OllamaBackend(HttpBackend):
         """A non-streamed reply (one object with `done: true`)."""
         if not isinstance(data, dict) or not data.get("done"):
             raise BackendError("stream", f"{self.config.name}: reply is not a finished answer")
-        text = (data.get("message") or {}).get("content") or ""
+        message = data.get("message") or {}
+        text = message.get("content") or ""
         acc.add(text)
+        events: list[StreamEvent] = [TextDelta(text)] if text else []
+        calls = message.get("tool_calls") or ()
+        for index, call in enumerate(calls):
+            events += _call_events(call, index, acc)
         usage = acc.usage(data.get("prompt_eval_count"), data.get("eval_count"))
-        done = StreamDone(usage, data.get("model") or self.config.model)
-        return [TextDelta(text), done] if text else [done]
+        return [*events, _done(data, usage, self.config.model, len(calls))]
+
+
+def _call_events(
+    call: dict, index: int, acc: Accumulator
+) -> list[ToolCallStart | ToolCallDelta | ToolCallEnd]:
+    """An Ollama tool call arrives whole: start, all its arguments, end."""
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
+    acc.add(text)
+    call_id = call.get("id") or f"call_{secrets.token_hex(8)}"
+    return [
+        ToolCallStart(index, call_id, function["name"]),
+        ToolCallDelta(index, text),
+        ToolCallEnd(index),
+    ]
+
+
+def _done(chunk: dict, usage, model: str, calls: int) -> StreamDone:
+    stop = "max_tokens" if chunk.get("done_reason") == "length" else "end_turn"
+    if calls:
+        stop = "tool_use"
+    return StreamDone(usage, chunk.get("model") or model, stop_reason=stop)

@@ -7,15 +7,39 @@ local servers work without one. Streams SSE `data:` chunks ending in `[DONE]`, w
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from modelrouter.backends.base import BackendError, Message, StreamDone, StreamEvent, TextDelta
+from modelrouter.backends.base import (
+    BackendError,
+    StopReason,
+    StreamDone,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+)
 from modelrouter.backends.http import Accumulator, HttpBackend, load_json, sse_events
-from modelrouter.transcript import to_openai
+from modelrouter.transcript import (
+    CallOptions,
+    Message,
+    openai_tool_choice,
+    openai_tools,
+    to_openai,
+)
+
+STOP_REASONS: dict[str, StopReason] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
 
 
 class OpenAIBackend(HttpBackend):
@@ -23,7 +47,9 @@ class OpenAIBackend(HttpBackend):
 
     default_base_url = "https://api.openai.com/v1"
 
-    def request(self, messages: list[Message], key: str | None) -> tuple[str, dict, dict]:
+    def request(
+        self, messages: list[Message], key: str | None, options: CallOptions
+    ) -> tuple[str, dict, dict]:
         cfg = self.config
         body: dict = {
             "model": cfg.model,
@@ -35,9 +61,22 @@ class OpenAIBackend(HttpBackend):
         # compatible servers know max_tokens.
         host = urlsplit(self.base_url).hostname or ""
         limit_field = "max_completion_tokens" if host == "api.openai.com" else "max_tokens"
-        body[limit_field] = cfg.max_output_tokens
-        if cfg.temperature is not None:
-            body["temperature"] = cfg.temperature
+        body[limit_field] = min(options.max_tokens or cfg.max_output_tokens, cfg.max_output_tokens)
+        temperature = options.temperature if options.temperature is not None else cfg.temperature
+        if temperature is not None:
+            body["temperature"] = temperature
+        if options.top_p is not None:
+            body["top_p"] = options.top_p
+        if options.stop:
+            body["stop"] = list(options.stop)
+        if options.response_format is not None:
+            body["response_format"] = options.response_format
+        if options.tools:
+            body["tools"] = openai_tools(options.tools)
+            if options.tool_choice is not None:
+                body["tool_choice"] = openai_tool_choice(options.tool_choice)
+                if not options.tool_choice.parallel:
+                    body["parallel_tool_calls"] = False
         headers = {"accept": "text/event-stream"}
         if key:
             headers["authorization"] = f"Bearer {key}"
@@ -46,9 +85,10 @@ class OpenAIBackend(HttpBackend):
     async def parse(self, response: httpx.Response, acc: Accumulator) -> AsyncIterator[StreamEvent]:
         name = self.config.name
         model = self.config.model
-        finished = False
+        finished: str | None = None
         usage_in = usage_out = None
         complete = False
+        calls: dict[int, int] = {}  # provider's tool-call index -> our index
         async for sse in sse_events(response):
             data = sse.data.strip()
             # Read to the end of the body even after [DONE], so the connection goes back to
@@ -71,26 +111,71 @@ class OpenAIBackend(HttpBackend):
                 usage_in = usage.get("prompt_tokens")
                 usage_out = usage.get("completion_tokens")
             for choice in chunk.get("choices") or ():
-                text = (choice.get("delta") or {}).get("content")
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
                 if text:
                     acc.add(text)
                     yield TextDelta(text)
+                for call in delta.get("tool_calls") or ():
+                    for event in _call_events(call, calls, acc):
+                        yield event
                 if choice.get("finish_reason"):
-                    finished = True
+                    finished = choice["finish_reason"]
         # Some servers close without `[DONE]`; the answer is whole once a choice finished.
         if not (complete or finished):
             raise BackendError("stream", f"{name}: stream ended before the answer was complete")
-        yield StreamDone(acc.usage(usage_in, usage_out), model)
+        for index in calls.values():
+            yield ToolCallEnd(index)
+        stop = STOP_REASONS.get(finished or "stop", "end_turn")
+        if calls and stop == "end_turn":
+            stop = "tool_use"  # some servers say "stop" after tool calls
+        yield StreamDone(acc.usage(usage_in, usage_out), model, stop_reason=stop)
 
     def whole(self, data: Any, acc: Accumulator) -> list[StreamEvent]:
         """A non-streamed chat completion."""
         if not isinstance(data, dict) or not data.get("choices"):
             raise BackendError("stream", f"{self.config.name}: reply without an answer")
-        text = (data["choices"][0].get("message") or {}).get("content") or ""
+        choice = data["choices"][0]
+        message = choice.get("message") or {}
+        text = message.get("content") or ""
         acc.add(text)
+        events: list[StreamEvent] = [TextDelta(text)] if text else []
+        for index, call in enumerate(message.get("tool_calls") or ()):
+            function = call.get("function") or {}
+            arguments = function.get("arguments") or ""
+            acc.add(arguments)
+            events += [ToolCallStart(index, call.get("id") or f"call_{index}", function["name"])]
+            events += [ToolCallDelta(index, arguments)] if arguments else []
+            events += [ToolCallEnd(index)]
         usage = data.get("usage") or {}
+        stop = STOP_REASONS.get(choice.get("finish_reason") or "stop", "end_turn")
+        if message.get("tool_calls") and stop == "end_turn":
+            stop = "tool_use"
         done = StreamDone(
             acc.usage(usage.get("prompt_tokens"), usage.get("completion_tokens")),
             data.get("model") or self.config.model,
+            stop_reason=stop,
         )
-        return [TextDelta(text), done] if text else [done]
+        return [*events, done]
+
+
+def _call_events(
+    call: dict, calls: dict[int, int], acc: Accumulator
+) -> list[ToolCallStart | ToolCallDelta]:
+    """Events for one streamed `tool_calls` delta; the first piece of a call names it."""
+    position = call.get("index", len(calls))
+    function = call.get("function") or {}
+    events: list[ToolCallStart | ToolCallDelta] = []
+    if position not in calls:
+        if not function.get("name"):
+            raise ValueError("a tool call started without a name")
+        calls[position] = len(calls)
+        call_id = call.get("id") or f"call_{secrets.token_hex(8)}"
+        events.append(ToolCallStart(calls[position], call_id, function["name"]))
+    arguments = function.get("arguments")
+    if arguments:
+        if not isinstance(arguments, str):
+            raise TypeError("tool-call arguments are not a string")
+        acc.add(arguments)
+        events.append(ToolCallDelta(calls[position], arguments))
+    return events

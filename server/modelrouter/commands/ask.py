@@ -15,13 +15,13 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from modelrouter.backends.base import Message
 from modelrouter.commands.route import load_or_report
 from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Event, FellBack, Job, Outcome, Progress
 from modelrouter.errors import RoutingError, UsageError
 from modelrouter.redact import hide_values
 from modelrouter.routing.decide import Decision, RouteRequest, decide, reconsider
+from modelrouter.transcript import Message
 
 SYSTEM_PROMPT = (
     "You are an expert software engineer. Answer the request precisely and concisely. "

@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--by-source",
         action="store_true",
-        help="also break accuracy down by the kind in the `source` field (commit/issue/pr)",
+        help="also break the figures down by the kind in the `source` field "
+        "(commit, issue, pr, instruction)",
     )
     parser.add_argument(
         "--input-tokens",
@@ -219,8 +220,19 @@ def by_source(rules: Rules, examples: list[Example], results: list, **cost_args:
         )
         out[kind] = {
             k: sub[k]
-            for k in ("n", "accuracy", "under_route_rate", "over_route_rate", "cost_saving")
+            for k in (
+                "n",
+                "accuracy",
+                "under_route_rate",
+                "over_route_rate",
+                "cost_saving",
+                "oracle_saving",
+            )
         }
+        # Which tiers this kind of request needs and gets: editor instructions are mostly
+        # features, commit subjects spread over all four.
+        out[kind]["labelled"] = {t: sum(sub["confusion"][t].values()) for t in rules.tier_order}
+        out[kind]["routed"] = {t: sub["per_tier"][t]["predicted"] for t in rules.tier_order}
     return out
 
 
@@ -297,11 +309,14 @@ def format_report(report: dict, rules: Rules) -> str:
     if "by_source" in report:
         lines += ["", "by source"]
         for kind, m in report["by_source"].items():
+            ratio = m["cost_saving"] / m["oracle_saving"] if m["oracle_saving"] else 0.0
             lines.append(
-                f"  {kind:<8} n={m['n']:<6} accuracy {m['accuracy']:.3f}  "
+                f"  {kind:<11} n={m['n']:<6} accuracy {m['accuracy']:.3f}  "
                 f"under {m['under_route_rate']:.3f}  over {m['over_route_rate']:.3f}  "
-                f"saving {m['cost_saving']:.3f}"
+                f"saving {m['cost_saving']:.3f} ({ratio:.2f} × oracle)"
             )
+            mix = "  ".join(f"{t} {m['labelled'][t]}→{m['routed'][t]}" for t in order)
+            lines.append(f"  {'':<11} labelled→routed: {mix}")
     return "\n".join(lines)
 
 

@@ -38,4 +38,5 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         server.start_io()
-    return 0
+    # 1 after an `exit` that came without `shutdown`, as the protocol asks.
+    return server.exit_code

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modelrouter.ledger import Ledger
 
+from modelrouter.stats import GROUPINGS
+
 DEFAULT_SINCE = "30d"
 
 
@@ -26,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--by",
-        choices=("tier", "backend", "action", "day", "key"),
+        choices=GROUPINGS,
         default="backend",
         help="how to group the breakdown (default backend)",
     )
@@ -175,9 +177,10 @@ def format_entry(e: dict[str, Any]) -> str:
     """One ledger entry, human-readable."""
     answered = f"{e['backend']} ({e['model']})" if e["backend"] else "no backend answered"
     est = " (estimated)" if e["tokens_estimated"] else ""
+    client = f" ({e['client']})" if e.get("client") else ""
     lines = [
         f"Ledger entry #{e['id']}  {_when(e['time'])}  [{e['status']}]",
-        f"  action    {e['action'] or '(free-form)'}  via {e['source']}",
+        f"  action    {e['action'] or '(free-form)'}  via {e['source']}{client}",
         f"  tier      {e['tier']}: {e['reason']}",
         f"  answered  {answered}",
         f"  tokens    {e['input_tokens']:,} in, {e['output_tokens']:,} out{est}",

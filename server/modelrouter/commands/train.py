@@ -1,6 +1,6 @@
 """`modelrouter train`: rebuild the learned router, or fine-tune a personal one.
 
-modelrouter train FILE.jsonl --out WEIGHTS     # from labelled requests (fixed seed)
+modelrouter train FILE.jsonl... --out WEIGHTS  # from labelled requests (fixed seed)
 modelrouter train --from-history               # personal model from your own corrections
 """
 
@@ -14,7 +14,9 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this command's arguments."""
-    parser.add_argument("file", nargs="?", metavar="FILE.jsonl", help="labelled requests")
+    parser.add_argument(
+        "files", nargs="*", metavar="FILE.jsonl", help="labelled requests (one or more files)"
+    )
     parser.add_argument(
         "--out", metavar="WEIGHTS", help="weights file to write (.json or .json.gz)"
     )
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     tiers = rules.tier_order
     if args.from_history:
         return _from_history(args, rules, learned)
-    if not args.file:
+    if not args.files:
         print("modelrouter train: give FILE.jsonl, or --from-history", file=sys.stderr)
         return 2
     if not args.out:
@@ -55,21 +57,24 @@ def run(args: argparse.Namespace) -> int:
 
     from modelrouter import train
 
+    data = []
     try:
-        data = train.read_jsonl(args.file, tiers)
+        for file in args.files:
+            data += train.read_jsonl(file, tiers)
     except (OSError, ValueError) as exc:
         print(f"modelrouter train: {exc}", file=sys.stderr)
         return 2
+    names = ", ".join(Path(f).name for f in args.files)
     if len({e.tier for e in data}) < 2 or len(data) < 2 * train.TrainConfig.folds:
         print(
-            f"modelrouter train: {args.file}: need at least {2 * train.TrainConfig.folds} "
+            f"modelrouter train: {names}: need at least {2 * train.TrainConfig.folds} "
             "examples covering at least two tiers",
             file=sys.stderr,
         )
         return 2
     cfg = train.TrainConfig(seed=args.seed)
     model, report = train.train_model(
-        data, tiers, cfg, meta={"file": Path(args.file).name}, rules=rules
+        data, tiers, cfg, meta={"files": [Path(f).name for f in args.files]}, rules=rules
     )
     path = model.save(args.out)
     for line in report.lines():

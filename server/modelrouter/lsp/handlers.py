@@ -36,6 +36,7 @@ def register(server: ModelRouterServer) -> None:
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: ModelRouterServer, params: types.InitializeParams) -> None:
+        ls.own_documents()
         ls.settings.update(params.initialization_options)
         if ls._cli_rules and not ls.settings.rules_file:
             ls.settings.rules_file = ls._cli_rules
@@ -82,22 +83,9 @@ def register(server: ModelRouterServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: ModelRouterServer, params: types.DidChangeTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        encoding = _encoding(ls)
-        for change in params.content_changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                r = change.range
-                ls.store.apply_change(
-                    uri,
-                    (r.start.line, r.start.character),
-                    (r.end.line, r.end.character),
-                    change.text,
-                    encoding,
-                )
-            else:
-                ls.store.apply_change(uri, None, None, change.text, encoding)
+        # The workspace applied the changes and moved provenance ranges with each of them.
         if ls.jobs_if_started is not None:
-            ls.jobs_if_started.document_changed(uri)
+            ls.jobs_if_started.document_changed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: ModelRouterServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -245,11 +233,6 @@ def _first(args: tuple[Any, ...]) -> dict[str, Any]:
     return {}
 
 
-def _encoding(ls: ModelRouterServer) -> str:
-    enc = ls.workspace.position_encoding
-    return str(getattr(enc, "value", enc) or "utf-16")
-
-
 def describe_action(
     ls: ModelRouterServer, action: Any, *, local_only: bool = False
 ) -> tuple[str, str | None, str | None, str | None]:
@@ -308,8 +291,12 @@ def list_code_actions(
         if action.on_diagnostics and not diags:
             continue
         title, _backend, _model, disabled = describe_action(ls, action, local_only=local_only)
-        if disabled and not disabled_ok:
-            continue
+        if disabled:
+            # The title says why, greyed out or not: VS Code shows a disabled action's reason
+            # only on hover, and a client without `disabledSupport` cannot grey it out, so it
+            # gets the action enabled; running it changes nothing and names the reason again.
+            title = f"{title}  ·  unavailable: {disabled}"
+            disabled = disabled if disabled_ok else None
         data: dict[str, Any] = {"action": action.id, "uri": uri, "range": range_json}
         if action.needs_instruction:
             # Clients ask the user for it before running `modelrouter.run`.
@@ -337,9 +324,13 @@ def list_code_actions(
             disabled = None if plan.primary else plan.why_empty()
             arg = {"uri": uri, "position": range_json["start"]}
             model = plan.primary.model if plan.primary else upper
+            title = f"Redo with a stronger model  ·  {upper} → {model}"
+            if disabled:
+                title = f"{title}  ·  unavailable: {disabled}"
+                disabled = disabled if disabled_ok else None
             out.append(
                 types.CodeAction(
-                    title=f"Redo with a stronger model  ·  {upper} → {model}",
+                    title=title,
                     kind=types.CodeActionKind.RefactorRewrite,
                     disabled=types.CodeActionDisabled(reason=disabled) if disabled else None,
                     data=arg,

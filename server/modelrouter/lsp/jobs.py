@@ -1,15 +1,17 @@
 """Running a chosen action: context, model call with progress, and the resulting edit.
 
-A job snapshots the document (text and version) when it starts. When the answer arrives the
-edit is computed against the document as it is *then*: if the user kept typing, the original
-range is found again by its text, or the edit is refused. Cancelling (by `$/cancelRequest`,
-the progress's cancel button or `modelrouter.cancel`) cancels the task running the engine,
-which closes the HTTP stream at once; nothing is applied.
+A job snapshots the document (text and version) when it starts and marks it, so that the
+document logs its changes from then on. When the answer arrives the range is followed
+through those changes: typing elsewhere moves it, typing inside it refuses the edit (the
+range is never looked for by its text, which may have a twin elsewhere). Cancelling (by
+`$/cancelRequest`, the progress's cancel button or `modelrouter.cancel`) cancels the task
+running the engine, which closes the HTTP stream at once; nothing is applied.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
@@ -21,11 +23,13 @@ from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from modelrouter import edits, prompts
-from modelrouter.backends.base import Message
 from modelrouter.context import ContextError, build_context
+from modelrouter.document import Document
 from modelrouter.engine import AttemptStarted, EngineError, FellBack, Job, Outcome, Progress
 from modelrouter.errors import JobFailed, RoutingError
+from modelrouter.positions import LineIndex, Pos, newline_of, position_at, strip_break
 from modelrouter.provenance import Record
+from modelrouter.python_syntax import edit_breaks_python
 from modelrouter.redact import hide_values
 from modelrouter.routing.decide import RouteRequest, route
 from modelrouter.routing.escalation import (
@@ -37,6 +41,7 @@ from modelrouter.routing.escalation import (
 )
 from modelrouter.routing.sticky import Prior
 from modelrouter.tokens import estimate_tokens
+from modelrouter.transcript import Message
 
 if TYPE_CHECKING:
     from modelrouter.config import Action
@@ -48,6 +53,9 @@ log = logging.getLogger("modelrouter.lsp")
 PROMPT_OVERHEAD_TOKENS = 600
 PROGRESS_INTERVAL_S = 0.1
 APPLY_SETTLE_S = 2.0
+
+# The job whose snapshots hold marks on documents (released when it ends).
+_JOB: contextvars.ContextVar[str | None] = contextvars.ContextVar("modelrouter_job", default=None)
 
 
 @dataclass
@@ -71,6 +79,16 @@ class Snapshot:
     end: int
     language_id: str
     path: str | None
+    document: Document | None = None  # the open document, marked at `mark`
+    mark: int | None = None
+    index: LineIndex | None = None
+
+    @property
+    def lines(self) -> LineIndex:
+        """The line index of `text`."""
+        if self.index is None:
+            self.index = LineIndex(self.text)
+        return self.index
 
 
 @dataclass
@@ -95,6 +113,7 @@ class Jobs:
         self.ls = server
         self.running: dict[str, Running] = {}
         self._changed: dict[str, list[asyncio.Future[None]]] = {}
+        self._marks: dict[str, list[tuple[Document, int]]] = {}
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -144,10 +163,13 @@ class Jobs:
             return {"applied": False, "message": "cancelled; nothing applied"}
         finally:
             self.running.pop(job_id, None)
+            for doc, mark in self._marks.pop(job_id, []):
+                doc.release(mark)
             self.ls.forget_plans()
             self.ls.send_status()
 
     async def _job(self, args: dict[str, Any], *, redo: bool, job_id: str) -> dict[str, Any]:
+        _JOB.set(job_id)
         try:
             _check_args(args, redo=redo)
             req = self._redo_request(args) if redo else await self._request(args)
@@ -167,34 +189,76 @@ class Jobs:
     # --- building the request -------------------------------------------------------------
 
     def _snapshot(self, uri: str, rng: dict[str, Any] | None) -> Snapshot:
-        doc = self.ls.workspace.get_text_document(uri)
+        opened = self._open_document(uri)
+        doc: Any = opened or self.ls.workspace.get_text_document(uri)
         try:
             text = doc.source  # read from disk when the editor has not opened it
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
             raise JobFailed(f"cannot read {uri}: not open in the editor ({why})") from None
         enc = _encoding(self.ls)
+        lines = opened.lines if opened is not None else LineIndex(text)
         if rng is None:
             start = end = 0
         else:
-            first, last_line = min(rng["start"]["line"], rng["end"]["line"]), text.count("\n")
-            if first > last_line:
+            first = min(rng["start"]["line"], rng["end"]["line"])
+            if first >= lines.line_count:
                 # Clamping would send the model an empty selection and insert at the end.
                 raise JobFailed(
                     f"the range starts at line {first + 1}, past the end of the document "
-                    f"({last_line + 1} lines); nothing was changed"
+                    f"({lines.line_count} lines); nothing was changed"
                 )
-            start = edits.offset_at(text, _pos(rng["start"]), enc)
-            end = edits.offset_at(text, _pos(rng["end"]), enc)
+            start = lines.offset_at(_pos(rng["start"]), enc)
+            end = lines.offset_at(_pos(rng["end"]), enc)
         if start > end:
             start, end = end, start
         if start == end:
             # No selection: the whole line under the cursor.
-            start = text.rfind("\n", 0, start) + 1
-            nl = text.find("\n", end)
-            end = len(text) if nl < 0 else nl + 1
+            start = lines.line_start(lines.line_of(start))
+            end = lines.next_line_start(end)
         path = to_fs_path(uri) if uri.startswith("file:") else None
-        return Snapshot(uri, text, doc.version, start, end, doc.language_id or "plaintext", path)
+        snap = Snapshot(uri, text, doc.version, start, end, doc.language_id or "plaintext", path)
+        snap.index = lines
+        job_id = _JOB.get()
+        if opened is not None and job_id is not None:
+            snap.document, snap.mark = opened, opened.mark()
+            self._marks.setdefault(job_id, []).append((opened, snap.mark))
+        return snap
+
+    def _open_document(self, uri: str) -> Document | None:
+        doc = self.ls.workspace.text_documents.get(uri)
+        return doc if isinstance(doc, Document) else None
+
+    def _current_range(self, snap: Snapshot) -> tuple[str, int | None, int, int]:
+        """(text, version, start, end) of the snapshot's range in the document as it is now,
+        followed through the document's own changes; JobFailed when that cannot be proved."""
+        now = self._open_document(snap.uri)
+        if snap.document is not None and snap.mark is not None:
+            if now is not snap.document:
+                raise JobFailed(
+                    "the document was closed while the model worked; the edit was not applied"
+                )
+            mapped = now.map_range(snap.mark, snap.start, snap.end)
+            if mapped is None:
+                raise JobFailed(
+                    "the code changed while the model worked: you edited the lines being "
+                    "rewritten; the edit was not applied"
+                )
+            return now.text, now.version, mapped[0], mapped[1]
+        # Not open when the job started: there are no change events to follow, so the text
+        # must be exactly as it was.
+        text = now.text if now is not None else snap.text
+        if now is None:
+            try:
+                text = self.ls.workspace.get_text_document(snap.uri).source
+            except (OSError, UnicodeDecodeError, ValueError):
+                text = None
+        if text != snap.text:
+            raise JobFailed(
+                "the code changed while the model worked (the file was not open, so the "
+                "change cannot be followed); the edit was not applied"
+            )
+        return text, now.version if now is not None else snap.version, snap.start, snap.end
 
     async def _request(self, args: dict[str, Any]) -> Request:
         rules = self.ls.ensure_rules()
@@ -289,8 +353,7 @@ class Jobs:
         )
 
     def _record_over(self, snap: Snapshot) -> Record | None:
-        pos = edits.position_at(snap.text, snap.start, _encoding(self.ls))
-        return self.ls.store.at(snap.uri, (pos.line, pos.character))
+        return self.ls.store.at(snap.uri, snap.lines.position_at(snap.start, _encoding(self.ls)))
 
     def _context(self, req: Request, diagnostics: list[str]) -> Any:
         # A local-only file is trimmed for the local backend that will actually get it.
@@ -309,6 +372,7 @@ class Jobs:
                 path=edits.relative_posix(Path(snap.path), self.ls.root) if snap.path else None,
                 diagnostics=diagnostics,
                 budget_tokens=max(budget, 256),
+                index=snap.lines,
             )
         except ContextError as exc:
             raise JobFailed(f"{exc} ({plan.primary.name})") from None
@@ -326,8 +390,8 @@ class Jobs:
         rules = self.ls.rules
         assert rules is not None
 
-        def syntax(outcome: Outcome) -> CheckFailure | None:
-            broken = self._broken_python(req, outcome)
+        async def syntax(outcome: Outcome) -> CheckFailure | None:
+            broken = await self._broken_python(req, outcome)
             if broken is None:
                 return None
             return CheckFailure(
@@ -350,8 +414,9 @@ class Jobs:
         )
         return checked.outcome
 
-    def _broken_python(self, req: Request, outcome: Outcome) -> str | None:
-        """Why the edited document stops parsing as Python, when the original parsed."""
+    async def _broken_python(self, req: Request, outcome: Outcome) -> str | None:
+        """Why the edited code stops parsing as Python, when it parsed before (checked on the
+        edited top-level statements, in a worker thread)."""
         snap = req.snapshot
         if snap.language_id != "python":
             return None
@@ -359,13 +424,14 @@ class Jobs:
             code = edits.extract_code(outcome.text, snap.language_id)
         except edits.NoUsableCode:
             return None
-        if edits.syntax_error(snap.text, "python") is not None:
-            return None
         start, end = self._widened(snap, code)
         new_code = edits.reindent(
-            code, snap.text[start:end], line_indent=edits.indent_before(snap.text, start)
+            code,
+            snap.text[start:end],
+            line_indent=edits.indent_before(snap.text, start),
+            newline=newline_of(snap.text),
         )
-        return edits.syntax_error(snap.text[:start] + new_code + snap.text[end:], "python")
+        return await edit_breaks_python(snap.text, start, end, new_code, snap.lines)
 
     def _engine_job(self, req: Request) -> Job:
         ls = self.ls
@@ -576,22 +642,23 @@ class Jobs:
         snap.start, snap.end = self._widened(snap, code)
         original = snap.text[snap.start : snap.end]
         new_text = edits.reindent(
-            code, original, line_indent=edits.indent_before(snap.text, snap.start)
+            code,
+            original,
+            line_indent=edits.indent_before(snap.text, snap.start),
+            newline=newline_of(snap.text),
         )
         if new_text == original:
             raise JobFailed(f"{outcome.model} returned the code unchanged; nothing to apply")
-        doc = self.ls.workspace.get_text_document(snap.uri)
-        now_text, now_version = doc.source, doc.version
-        anchored = edits.reanchor(snap.text, snap.start, snap.end, now_text)
-        if anchored is None:
+        too_big = edits.oversized_edit(original, new_text, trivial=self._trivial(req))
+        if too_big:
             raise JobFailed(
-                "the code changed while the model worked and the original range can no longer "
-                "be found; the edit was not applied"
+                f"{outcome.model}'s answer is out of proportion: {too_big}; nothing was changed"
             )
-        start, end = anchored
+        now_text, now_version, start, end = self._current_range(snap)
         enc = _encoding(self.ls)
-        p0 = edits.position_at(now_text, start, enc)
-        p1 = edits.position_at(now_text, end, enc)
+        lines = LineIndex(now_text)
+        p0 = lines.position_at(start, enc)
+        p1 = lines.position_at(end, enc)
         rng = types.Range(start=_lsp(p0), end=_lsp(p1))
         annotation = self._annotation(outcome)
         change = types.TextDocumentEdit(
@@ -610,20 +677,24 @@ class Jobs:
         moved = " (re-anchored after your edits)" if now_version != snap.version else ""
         return {"applied": True, "message": f"applied {req.action.title}{moved}"}
 
+    def _trivial(self, req: Request) -> bool:
+        """Whether the action is on the cheapest tier (its edits stay the size of the code)."""
+        rules = self.ls.rules
+        tier = req.action.tier if req.action.tier != "auto" else req.tier
+        return rules is not None and tier in rules.tiers and rules.tier_rank(tier) == 0
+
     def _widened(self, snap: Snapshot, code: str) -> tuple[int, int]:
         """The range to replace: the whole enclosing function/class when that is what the
         model wrote, else the selection plus any surrounding lines the reply repeats."""
         from modelrouter.context import enclosing_scope
 
-        first = snap.text.count("\n", 0, snap.start)
-        last = snap.text.count("\n", 0, max(snap.start, snap.end - 1))
-        found = enclosing_scope(snap.text, first, last, snap.language_id)
+        lines = snap.lines
+        first = lines.line_of(snap.start)
+        last = lines.line_of(max(snap.start, snap.end - 1))
+        found = enclosing_scope(snap.text, first, last, snap.language_id, lines)
         if found is not None:
             s_first, s_last, _label = found
-            lines = snap.text.splitlines(keepends=True)
-            s_start = sum(len(line) for line in lines[:s_first])
-            s_end = s_start + sum(len(line) for line in lines[s_first : s_last + 1])
-            scope = (s_start, s_end)
+            scope = (lines.line_start(s_first), lines.line_start(s_last + 1))
             if edits.widen_to_scope(code, snap.text, snap.start, snap.end, scope) == scope:
                 return scope
         return edits.widen_to_echoed_lines(code, snap.text, snap.start, snap.end)
@@ -635,16 +706,16 @@ class Jobs:
         doc = self.ls.workspace.get_text_document(uri)
         text = doc.source
         if text[start : start + len(new_text)] != new_text:
-            found = text.find(new_text)
-            if found < 0:
-                log.info("applied text not found in %s; no provenance recorded", uri)
-                return
-            start = found
+            # The client changed the text differently (or not yet): a record placed by a
+            # search could sit on a twin of the edit, so none is made.
+            log.info("applied text not where it was sent in %s; no provenance recorded", uri)
+            return
         enc = _encoding(self.ls)
-        # Trailing newline: the range ends at the end of the last written line.
-        body = new_text[:-1] if new_text.endswith("\n") else new_text
-        p0 = edits.position_at(text, start, enc)
-        p1 = edits.position_at(text, start + len(body), enc)
+        # Trailing line break: the range ends at the end of the last written line.
+        body = strip_break(new_text)
+        lines = LineIndex(text)
+        p0 = lines.position_at(start, enc)
+        p1 = lines.position_at(start + len(body), enc)
         self.ls.store.add(uri, self._record(req, outcome, p0, p1))
         self.ls.store.save(uri, text)
 
@@ -656,6 +727,11 @@ class Jobs:
             code = edits.extract_code(outcome.text, snap.language_id)
         except edits.NoUsableCode as exc:
             raise JobFailed(f"{exc}; no tests were written") from None
+        too_big = edits.oversized_edit(snap.text[snap.start : snap.end], code, trivial=False)
+        if too_big:
+            raise JobFailed(
+                f"{outcome.model}'s tests are out of proportion: {too_big}; no tests were written"
+            )
         path = self._test_path(snap)
         uri = from_fs_path(str(path)) or path.as_uri()
         open_doc = self.ls.workspace.text_documents.get(uri)
@@ -669,17 +745,19 @@ class Jobs:
         changes: list[Any] = []
         if existing is None:
             changes.append(
+                # Not `ignore_if_exists`: clients then skip creating the file (and its
+                # folder) and the edit lands in a buffer that cannot be saved.
                 types.CreateFile(
                     uri=uri,
-                    options=types.CreateFileOptions(ignore_if_exists=True),
+                    options=types.CreateFileOptions(ignore_if_exists=False, overwrite=False),
                     annotation_id=annotation[0] if annotation else None,
                 )
             )
             insert = code
-            at = edits.Pos(0, 0)
+            at = Pos(0, 0)
         else:
             insert = edits.merge_tests(existing, code, snap.language_id)
-            at = edits.position_at(existing, len(existing), _encoding(self.ls))
+            at = position_at(existing, len(existing), _encoding(self.ls))
         changes.append(
             types.TextDocumentEdit(
                 text_document=types.OptionalVersionedTextDocumentIdentifier(
@@ -702,8 +780,9 @@ class Jobs:
         enc = _encoding(self.ls)
         body = insert.rstrip("\n")
         lead = len(insert) - len(insert.lstrip("\n"))
-        p0 = edits.position_at(final, offset + lead, enc)
-        p1 = edits.position_at(final, offset + len(body), enc)
+        lines = LineIndex(final)
+        p0 = lines.position_at(offset + lead, enc)
+        p1 = lines.position_at(offset + len(body), enc)
         self.ls.store.add(uri, self._record(req, outcome, p0, p1))
         self.ls.store.save(uri, final)
         verb = "added to" if existing is not None else "created"
@@ -752,8 +831,8 @@ class Jobs:
         )
         if not ok:
             raise JobFailed(f"{why}; no design note was written")
-        end = edits.position_at(text, len(text.rstrip("\n")), _encoding(self.ls))
-        self.ls.store.add(uri, self._record(req, outcome, edits.Pos(0, 0), end))
+        end = position_at(text, len(text.rstrip("\n")), _encoding(self.ls))
+        self.ls.store.add(uri, self._record(req, outcome, Pos(0, 0), end))
         self.ls.store.save(uri, text)
         await self._show(uri)
         return {
@@ -779,7 +858,8 @@ class Jobs:
         )
         try:
             await asyncio.to_thread(write_private, path, header + answer + "\n")
-            await self._show(from_fs_path(str(path)) or path.as_uri())
+            if not _client_shows_answers(self.ls):
+                await self._show(from_fs_path(str(path)) or path.as_uri())
         except OSError as exc:
             log.warning("could not write the answer file: %s", exc)
             self.ls.show(answer)
@@ -796,6 +876,15 @@ class Jobs:
             )
         except Exception as exc:
             log.info("client could not show %s: %s", uri, exc)
+
+
+def _client_shows_answers(ls: ModelRouterServer) -> bool:
+    """True when the client declared `experimental.modelrouter.showAnswers`: it shows the
+    `answer` of a result in its own view, so opening the answer file (which would attach
+    the client's language server to a file outside any project) is left out."""
+    experimental = ls.client_capabilities.experimental
+    own = experimental.get("modelrouter") if isinstance(experimental, dict) else None
+    return isinstance(own, dict) and own.get("showAnswers") is True
 
 
 def _check_args(args: Any, *, redo: bool) -> None:
@@ -835,11 +924,11 @@ def _check_position(raw: Any, what: str) -> None:
         raise JobFailed(f"{what} must be {{line, character}} with whole numbers from 0")
 
 
-def _pos(raw: dict[str, Any]) -> edits.Pos:
-    return edits.Pos(int(raw.get("line", 0)), int(raw.get("character", 0)))
+def _pos(raw: dict[str, Any]) -> Pos:
+    return Pos(int(raw.get("line", 0)), int(raw.get("character", 0)))
 
 
-def _lsp(p: edits.Pos) -> types.Position:
+def _lsp(p: Pos) -> types.Position:
     return types.Position(line=p.line, character=p.character)
 
 

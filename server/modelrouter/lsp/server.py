@@ -11,19 +11,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import json
 import logging
 import os
+import sys
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 from lsprotocol import types
 from lsprotocol.types import is_special_property
+from pygls.exceptions import JsonRpcException
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter
+from pygls.protocol.language_server import lsp_method
 from pygls.uris import from_fs_path, to_fs_path
 
 from modelrouter import __version__
@@ -46,6 +52,12 @@ PLAN_TTL_SECONDS = 1.0
 STATUS_READ_WAIT_S = 0.5
 # Replies we wait for during start-up; a client that never answers must not stall it.
 CLIENT_REPLY_SECONDS = 5.0
+# JSON-RPC and LSP error codes.
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_NOT_INITIALIZED = -32002
 
 
 @dataclass
@@ -75,7 +87,14 @@ class Settings:
 
 
 class ModelRouterProtocol(LanguageServerProtocol):
-    """Makes `$/cancelRequest` stop a running job, not only a request not yet started."""
+    """pygls' protocol, with the edges of JSON-RPC handled: every request gets an answer.
+
+    - `$/cancelRequest` stops a running job, not only a request not yet started;
+    - params that do not parse get `-32602` (pygls only logs them), bad JSON `-32700`;
+    - requests before `initialize` get `-32002`, requests after `shutdown` `-32600`;
+    - `shutdown` while jobs run cancels them (without pygls' "dictionary changed size");
+    - `exit` stops the server at once, with exit code 1 unless `shutdown` came first.
+    """
 
     _server: ModelRouterServer
 
@@ -84,6 +103,73 @@ class ModelRouterProtocol(LanguageServerProtocol):
         if jobs is not None:
             jobs.cancel_request(msg_id)
         super()._handle_cancel_notification(msg_id)
+
+    def __init__(self, server: Any, converter: Any) -> None:
+        super().__init__(server, converter)
+        self._initialize_seen = False
+
+    def receive(self, body: bytes) -> None:
+        """Handle one message body read off the wire."""
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            log.error("message is not JSON (%s); ignored", exc)
+            self._error(None, PARSE_ERROR, f"message is not JSON: {exc}")
+            return
+        msg_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(msg_id, int | str) or isinstance(msg_id, bool):
+            msg_id = None
+        if not isinstance(data, dict) or data.get("jsonrpc") != "2.0":
+            self._error(msg_id, INVALID_REQUEST, "not a JSON-RPC 2.0 message")
+            return
+        method = data.get("method")
+        is_request = msg_id is not None and isinstance(method, str)
+        if not self._initialize_seen and method not in (types.INITIALIZE, types.EXIT):
+            if is_request:
+                self._error(msg_id, SERVER_NOT_INITIALIZED, "the server is not initialized")
+            elif method is not None:
+                log.warning("%s before initialize; ignored", method)
+            return
+        if is_request and self._shutdown and method != types.EXIT:
+            self._error(msg_id, INVALID_REQUEST, f"{method} after shutdown")
+            return
+        try:
+            message = self.structure_message(data)
+        except JsonRpcException as exc:
+            if is_request:
+                self._error(msg_id, INVALID_PARAMS, f"invalid params for {method}: {exc}")
+            else:
+                log.warning("ignored %s with invalid params", method or "a message")
+            return
+        if method == types.INITIALIZE:
+            self._initialize_seen = True
+        try:
+            self.handle_message(message)
+        except Exception:
+            log.exception("failed to handle %s", method or "a message")
+            if is_request:
+                self._error(msg_id, INTERNAL_ERROR, f"internal error handling {method}")
+
+    def _error(self, msg_id: Any, code: int, message: str) -> None:
+        # A plain object: the converter would leave out `"id": null`, which JSON-RPC requires.
+        error = {"code": code, "message": message}
+        self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": error})
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current = self.msg_id
+        # Cancelling a request runs its callbacks, which drop it from this dict: iterate a copy.
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> None:
+        self._server.stop_serving(0 if self._shutdown else 1)
 
 
 class ClientLogHandler(logging.Handler):
@@ -147,6 +233,60 @@ class ModelRouterServer(LanguageServer):
         self._local_only: dict[str, bool] = {}
         self._spend_today = 0.0  # last value read from the ledger (off the event loop)
         self._spend_reading: asyncio.Task[None] | None = None
+        self.exit_code = 0
+        self._inbox: asyncio.Queue[Any] | None = None
+        self._stopping = False
+
+    # --- serving on stdio -----------------------------------------------------------------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve on stdio until `exit` or the end of input; `exit_code` tells how it ended.
+
+        Messages are read by a daemon thread with our own framing (`lsp.framing`): a framing
+        error is logged and skipped, never leaves the server deaf, and `exit` does not wait
+        for a blocked read of stdin.
+        """
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(self._serve(stdin or sys.stdin.buffer))
+        except BrokenPipeError:
+            log.error("the connection to the client is lost; stopping")
+        finally:
+            self.shutdown()
+
+    async def _serve(self, stdin: BinaryIO) -> None:
+        from modelrouter.lsp.framing import FramingProblem, read_messages
+
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[bytes | FramingProblem | None] = asyncio.Queue()
+        self._inbox = inbox
+
+        def pump() -> None:
+            try:
+                for item in read_messages(stdin):
+                    loop.call_soon_threadsafe(inbox.put_nowait, item)
+            except (OSError, ValueError) as exc:
+                log.error("reading from the client failed: %s", exc)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop is gone already
+                    loop.call_soon_threadsafe(inbox.put_nowait, None)
+
+        threading.Thread(target=pump, name="lsp-reader", daemon=True).start()
+        while not self._stopping and (item := await inbox.get()) is not None:
+            if isinstance(item, FramingProblem):
+                log.error("bad message framing from the client: %s", item.message)
+                continue
+            self.protocol.receive(item)
+
+    def stop_serving(self, code: int) -> None:
+        """Stop reading messages and end the server with exit code `code` (`exit`)."""
+        self.exit_code = code
+        self._stopping = True
+        if self._jobs is not None:
+            self._jobs.cancel_all()
+        if self._inbox is None:
+            raise SystemExit(code)  # not serving stdio (`--tcp`): pygls' own loop
+        self._inbox.put_nowait(None)
 
     # --- lazily built parts --------------------------------------------------------------
 
@@ -251,6 +391,19 @@ class ModelRouterServer(LanguageServer):
     def jobs_if_started(self) -> Jobs | None:
         """The job runner, only if it exists already."""
         return self._jobs
+
+    def own_documents(self) -> None:
+        """Hold open documents in our own model (LSP line breaks, change tracking) instead
+        of pygls' text documents; called from `initialize`, once the workspace exists."""
+        from modelrouter.lsp.documents import DocumentWorkspace
+
+        workspace = DocumentWorkspace.replacing(self.protocol.workspace)
+        workspace.listener = self._moved_text
+        self.protocol._workspace = workspace
+
+    def _moved_text(self, uri: str, start: Any, end: Any, new_end: Any) -> None:
+        if self._store is not None:
+            self._store.apply_change(uri, start, end, new_end)
 
     # --- settings and logging -------------------------------------------------------------
 

@@ -63,7 +63,26 @@ export function editor(path: string, lines: string[], start: StubPosition, end: 
   };
 }
 
+export const ProgressLocation = { SourceControl: 1, Window: 10, Notification: 15 } as const;
+
+/** The cancellation token of the last progress notification; `cancel()` is its Cancel button. */
+export const progress: { token?: { isCancellationRequested: boolean; cancel(): void } } = {};
+
 export const window = {
+  withProgress: async <T>(
+    options: unknown,
+    task: (p: { report(v: unknown): void }, token: { isCancellationRequested: boolean }) => Promise<T>,
+  ) => {
+    record('withProgress', options);
+    const token = {
+      isCancellationRequested: false,
+      cancel() {
+        this.isCancellationRequested = true;
+      },
+    };
+    progress.token = token;
+    return task({ report: () => undefined }, token);
+  },
   activeTextEditor: undefined as ReturnType<typeof editor> | undefined,
   showWarningMessage: async (...args: unknown[]) => record('showWarningMessage', ...args),
   showErrorMessage: async (...args: unknown[]) => record('showErrorMessage', ...args),

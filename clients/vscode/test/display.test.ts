@@ -1,7 +1,10 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RestartBackoff } from '../src/backoff';
-import { actionRange, formatUsage, formatUsd, serverSettings, statusText } from '../src/protocol';
+import { answerMarkdown } from '../src/answers';
+import { formatUsage, formatUsd, statusText } from '../src/display';
+import { actionRange } from '../src/palette';
+import { serverSettings } from '../src/settings';
 
 test('status bar: a spinner and the model while working', () => {
   const s = statusText({ working: true, backend: 'local', model: 'gemma3:27b', spend_today_usd: 0.5 });
@@ -82,4 +85,12 @@ test('restart back-off doubles up to a cap and starts over after a stable run', 
   assert.equal(b.crashed(), 1000);
   b.reset();
   assert.equal(b.crashed(), 1000);
+});
+
+test('an answer names the action, model, backend and tier above the text', () => {
+  const md = answerMarkdown(
+    { applied: false, backend: 'local', model: 'gemma3:27b', tier: 'trivial', answer: 'It doubles x.' },
+    'Explain',
+  );
+  assert.equal(md, '<!-- Explain · gemma3:27b via local · tier trivial -->\n\nIt doubles x.\n');
 });

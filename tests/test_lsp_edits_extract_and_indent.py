@@ -1,4 +1,4 @@
-"""Replies become safe edits: code extraction, indentation, re-anchoring, file placement."""
+"""Replies become safe edits: code extraction, indentation, file placement."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from modelrouter import edits
-from modelrouter.edits import NoUsableCode, Pos
+from modelrouter.edits import NoUsableCode
 
 
 def test_the_block_in_the_documents_language_wins():
@@ -47,35 +47,6 @@ def test_reindent_from_mid_line_leaves_the_first_line_alone():
     assert out == "compute(\n        1, 2, 3)\n"
     assert edits.indent_before(doc, 0) is None
     assert edits.indent_before(doc, 4) is None
-
-
-def test_reanchor_follows_text_that_moved():
-    old = "a\nb\ntarget\nc\n"
-    new = "new line\na\nb\ntarget\nc\n"
-    s = old.index("target")
-    assert edits.reanchor(old, s, s + 6, new) == (new.index("target"), new.index("target") + 6)
-
-
-def test_reanchor_uses_the_surroundings_when_the_text_repeats():
-    old = "x = 1\nfoo()\ny = 2\nfoo()\nz = 3\n"
-    s = old.index("foo()", 8)  # the second call, after y = 2
-    new = "# header\n" + old
-    found = edits.reanchor(old, s, s + 5, new)
-    assert found is not None and new[found[0] - 6 : found[0]] == "y = 2\n"
-
-
-def test_reanchor_refuses_when_the_range_itself_changed():
-    old = "a = 1\nb = 2\n"
-    assert edits.reanchor(old, 0, 6, "a = 10\nb = 2\n") is None
-
-
-def test_positions_count_utf16_units():
-    text = "s = '😀x'\nnext\n"
-    off = text.index("x")
-    pos = edits.position_at(text, off)
-    assert pos == Pos(0, 7)  # the emoji is two UTF-16 units
-    assert edits.offset_at(text, pos) == off
-    assert edits.position_at(text, off, "utf-8") == Pos(0, 9)
 
 
 @pytest.mark.parametrize(

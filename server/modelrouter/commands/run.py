@@ -1,0 +1,77 @@
+"""`modelrouter run -- CMD [ARGS…]`: run a command with its API base URLs at the proxy.
+
+Uses the proxy already listening on 127.0.0.1:8082 when there is one; otherwise starts one
+on a free loopback port for the command's lifetime. The command gets
+`ANTHROPIC_BASE_URL` and `OPENAI_BASE_URL` pointing at it; its exit code is returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+import httpx
+
+from modelrouter.commands.route import load_or_report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add this command's arguments."""
+    parser.add_argument("argv", nargs=argparse.REMAINDER, help="the command and its arguments")
+
+
+def running_proxy(host: str = "127.0.0.1", port: int = 8082) -> str | None:
+    """The URL of a ModelRouter proxy already listening there, or None."""
+    url = f"http://{host}:{port}"
+    try:
+        reply = httpx.get(f"{url}/healthz", timeout=0.5)
+        if reply.status_code == 200 and reply.json().get("service") == "modelrouter":
+            return url
+    except (httpx.HTTPError, ValueError):
+        return None
+    return None
+
+
+def environment(url: str) -> dict[str, str]:
+    """The command's environment: ours plus the base URLs of both wire formats."""
+    env = dict(os.environ)
+    env["ANTHROPIC_BASE_URL"] = url
+    env["OPENAI_BASE_URL"] = f"{url}/v1"
+    return env
+
+
+def run_with_proxy(argv: list[str], rules_path: str | None, name: str) -> int:
+    """Run `argv` against the running proxy or a fresh one; stop ours when it exits."""
+    if not argv:
+        print(f"modelrouter {name}: give the command to run", file=sys.stderr)
+        return 2
+    url = running_proxy()
+    proxy = None
+    if url is None:
+        rules = load_or_report(rules_path)
+        if rules is None:
+            return 2
+        from modelrouter.proxy.server import BackgroundProxy, build, key_from
+
+        proxy = BackgroundProxy(build(rules, key_from(None))).start()
+        url = proxy.url
+    try:
+        return subprocess.call(argv, env=environment(url))
+    except FileNotFoundError:
+        print(f"modelrouter {name}: command not found: {argv[0]}", file=sys.stderr)
+        return 127
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if proxy is not None:
+            proxy.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; returns the exit code."""
+    argv = list(args.argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    return run_with_proxy(argv, args.rules, "run")

@@ -1,0 +1,376 @@
+"""The proxy's Starlette application: endpoints, the proxy key, body limits, headers.
+
+Endpoints stay thin: parse the client's wire format into an `AgentRequest`, decide where
+it goes, run it on the engine, and write the neutral answer back in the client's format.
+Every response names what answered: the body's `model` is the real model, and the
+`x-modelrouter-backend`, `-tier` and `-reason` headers say where and why (the reason never
+quotes the request). No CORS headers: browsers on other origins cannot call it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from modelrouter import __version__
+from modelrouter.config import Rules
+from modelrouter.engine import Engine, EngineError, Job, Outcome
+from modelrouter.privacy import local_only_reason
+from modelrouter.proxy import anthropic_api, openai_api
+from modelrouter.proxy.decide import AUTO_MODEL, MODEL_PREFIX, Routed, route_request
+from modelrouter.proxy.relay import Relay, Started, StreamBroken
+from modelrouter.proxy.request import AgentRequest, RequestError, Wire, client_name
+from modelrouter.routing.decide import remember
+from modelrouter.routing.sticky import Sessions
+from modelrouter.transcript import ToolCall, tools_tokens, transcript_tokens
+
+log = logging.getLogger(__name__)
+
+# Tool inputs that name a file (Claude Code, Codex, aider tools): checked against local_only.
+_PATH_KEYS = ("file_path", "path", "notebook_path", "filename")
+_HEADER_LIMIT = 200
+
+
+@dataclass
+class ProxyState:
+    """What every request shares: the rules, the engine, the conversations, the key."""
+
+    rules: Rules
+    engine: Engine
+    sessions: Sessions
+    key: str | None = None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(rules: Rules, engine: Engine, *, key: str | None = None) -> Starlette:
+    """The proxy as an ASGI app. `engine` is closed when the app shuts down."""
+    sessions = Sessions(ttl_s=rules.proxy.sticky_minutes * 60)
+    state = ProxyState(rules, engine, sessions, key)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await engine.aclose()
+            if engine.ledger is not None:
+                engine.ledger.close()  # waits for queued entries: nothing half-written
+
+    async def messages(request: Request) -> Response:
+        return await _answer(state, request, "anthropic")
+
+    async def chat(request: Request) -> Response:
+        return await _answer(state, request, "openai")
+
+    async def count_tokens(request: Request) -> Response:
+        denied = _check_key(state, request, "anthropic")
+        if denied is not None:
+            return denied
+        try:
+            body = await _read_json(request, state.rules.proxy.max_request_bytes)
+            body.setdefault("max_tokens", 1)
+            parsed = anthropic_api.parse_request(body, _headers(request), None)
+        except _TooLarge:
+            return _too_large(state, "anthropic")
+        except RequestError as exc:
+            return _error("anthropic", 400, str(exc))
+        tokens = transcript_tokens(parsed.messages) + tools_tokens(parsed.options.tools)
+        return JSONResponse(
+            anthropic_api.count_tokens_reply(tokens), headers={"x-modelrouter-estimate": "true"}
+        )
+
+    async def models(request: Request) -> Response:
+        denied = _check_key(state, request, "openai")
+        if denied is not None:
+            return denied
+        names = [AUTO_MODEL, *(MODEL_PREFIX + t for t in state.rules.tiers)]
+        names += [
+            b for b in state.rules.backends if any(b in c for c in state.rules.tiers.values())
+        ]
+        data = [
+            {
+                "id": name,
+                "object": "model",
+                "type": "model",
+                "created": 0,
+                "created_at": "1970-01-01T00:00:00Z",
+                "owned_by": "modelrouter",
+                "display_name": name,
+            }
+            for name in names
+        ]
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "has_more": False,
+                "first_id": names[0],
+                "last_id": names[-1],
+            }
+        )
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok", "service": "modelrouter", "version": __version__})
+
+    routes = [
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/chat/completions", chat, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+# -- request handling -------------------------------------------------------------------------
+
+
+async def _answer(state: ProxyState, request: Request, wire: Wire) -> Response:
+    denied = _check_key(state, request, wire)
+    if denied is not None:
+        return denied
+    api = anthropic_api if wire == "anthropic" else openai_api
+    try:
+        body = await _read_json(request, state.rules.proxy.max_request_bytes)
+        parsed = api.parse_request(body, _headers(request), _client_key(state, request))
+        parsed.client = client_name(request.headers.get("user-agent"))
+        routed = route_request(state.rules, parsed, state.sessions)
+    except _TooLarge:
+        return _too_large(state, wire)
+    except RequestError as exc:
+        return _error(wire, 400, str(exc))
+    job = _job(state, parsed, routed)
+    if parsed.stream:
+        return await _stream(state, parsed, routed, job)
+    try:
+        outcome = await state.engine.run(job)
+    except EngineError as exc:
+        return _engine_error(wire, exc)
+    remember(state.sessions, routed.route, outcome.tier, outcome.backend, outcome.model)
+    headers = _routing_headers(outcome.backend, routed)
+    if wire == "anthropic":
+        payload = anthropic_api.whole_message(
+            outcome.model, outcome.parts, outcome.text, outcome.stop_reason, outcome.usage
+        )
+    else:
+        payload = openai_api.whole_completion(
+            outcome.model, outcome.parts, outcome.text, outcome.stop_reason, outcome.usage
+        )
+    return JSONResponse(payload, headers=headers)
+
+
+def _job(state: ProxyState, parsed: AgentRequest, routed: Routed) -> Job:
+    private = _private_path(state.rules, parsed)
+    decision = routed.decision
+    return Job(
+        messages=routed.messages,
+        tier=decision.tier,
+        reason=decision.reason,
+        path=private,
+        local_only=private is not None,
+        prefer_backend=decision.prefer_backend,
+        source="proxy",
+        client=parsed.client,
+        options=parsed.options,
+    )
+
+
+def _private_path(rules: Rules, parsed: AgentRequest) -> str | None:
+    """A file the conversation's tool calls touched that matches `local_only`, if any."""
+    for m in parsed.messages:
+        for call in m.tool_calls:
+            arguments = call.input() if isinstance(call, ToolCall) else {}
+            for key in _PATH_KEYS:
+                path = arguments.get(key)
+                if isinstance(path, str) and local_only_reason([path], rules):
+                    return path
+    return None
+
+
+async def _stream(state: ProxyState, parsed: AgentRequest, routed: Routed, job: Job) -> Response:
+    relay = Relay(state.engine, job)
+    try:
+        first = await relay.first()
+    except EngineError as exc:
+        return _engine_error(parsed.wire, exc)
+    except BaseException:
+        await relay.aclose()
+        raise
+    if isinstance(first, Outcome):
+        backend, model = first.backend, first.model
+    else:
+        backend, model = first.backend, first.model
+    remember(state.sessions, routed.route, job.tier, backend, model)
+    input_tokens = transcript_tokens(job.messages) + tools_tokens(job.options.tools)
+    if parsed.wire == "anthropic":
+        writer: Any = anthropic_api.StreamWriter(model, input_tokens)
+    else:
+        writer = openai_api.StreamWriter(model, parsed.include_usage)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield writer.start()
+            if isinstance(first, Started):
+                try:
+                    async for event in relay.events():
+                        chunk = writer.feed(event)
+                        if chunk:
+                            yield chunk
+                except StreamBroken as exc:
+                    yield writer.error(502, f"the answer failed part-way: {exc}")
+                    return
+            outcome = relay.outcome
+            if outcome is not None:
+                if isinstance(first, Outcome):
+                    for event in _replay(outcome):
+                        chunk = writer.feed(event)
+                        if chunk:
+                            yield chunk
+                yield writer.finish(outcome.stop_reason, outcome.usage)
+        finally:
+            await relay.aclose()  # the client went away: stop the upstream call
+
+    headers = {
+        **_routing_headers(backend, routed),
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+    }
+    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+
+def _replay(outcome: Outcome) -> list:
+    """Content events of an answer that arrived whole (no streamed content)."""
+    from modelrouter.backends.base import TextDelta, ToolCallDelta, ToolCallEnd, ToolCallStart
+    from modelrouter.transcript import Text
+
+    events: list = []
+    calls = 0
+    for p in outcome.parts:
+        if isinstance(p, Text):
+            events.append(TextDelta(p.text))
+        elif isinstance(p, ToolCall):
+            events += [
+                ToolCallStart(calls, p.id, p.name),
+                ToolCallDelta(calls, p.arguments),
+                ToolCallEnd(calls),
+            ]
+            calls += 1
+    return events
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _headers(request: Request) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+def _presented_keys(request: Request) -> list[str]:
+    keys = []
+    if request.headers.get("x-api-key"):
+        keys.append(request.headers["x-api-key"])
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        keys.append(auth[7:].strip())
+    if request.headers.get("x-modelrouter-key"):
+        keys.append(request.headers["x-modelrouter-key"])
+    return keys
+
+
+def _check_key(state: ProxyState, request: Request, wire: Wire) -> Response | None:
+    """None when the request may proceed; a 401 when a proxy key is set and not presented."""
+    if not state.key:
+        return None
+    expected = state.key.encode()
+    if any(hmac.compare_digest(k.encode(), expected) for k in _presented_keys(request)):
+        return None
+    return _error(
+        wire,
+        401,
+        "this proxy needs its key (x-api-key, Authorization: Bearer or x-modelrouter-key)",
+    )
+
+
+def _client_key(state: ProxyState, request: Request) -> str | None:
+    """The client's own credential (for `forward_client_key` backends); never the proxy key."""
+    for key in _presented_keys(request)[:2]:
+        if key and key != state.key:
+            return key
+    return None
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise _TooLarge
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(f"the request body is not valid JSON ({exc})") from None
+
+
+def _too_large(state: ProxyState, wire: Wire) -> Response:
+    limit = state.rules.proxy.max_request_bytes
+    return _error(
+        wire, 413, f"the request body is larger than {limit} bytes (proxy.max_request_bytes)"
+    )
+
+
+def _error(wire: Wire, status: int, message: str) -> Response:
+    body = (
+        anthropic_api.error_body(status, message)
+        if wire == "anthropic"
+        else openai_api.error_body(status, message)
+    )
+    return JSONResponse(body, status_code=status)
+
+
+def _engine_error(wire: Wire, exc: EngineError) -> Response:
+    """No backend answered: a status the client's retry logic understands."""
+    log.warning("%s", exc.message)
+    outcomes = {a.outcome for a in exc.attempts}
+    if outcomes == {"bad_request"}:
+        status = 400
+    elif outcomes == {"auth"}:
+        status = 401
+    elif outcomes and outcomes <= {"rate_limit"}:
+        status = 429
+    elif wire == "anthropic":
+        status = 529
+    else:
+        status = 503
+    return _error(wire, status, exc.message)
+
+
+def _header_value(text: str) -> str:
+    """A header-safe one-line ASCII value."""
+    flat = " ".join(text.split())
+    safe = flat.encode("ascii", "replace").decode("ascii")
+    return safe[:_HEADER_LIMIT]
+
+
+def _routing_headers(backend: str, routed: Routed) -> dict[str, str]:
+    return {
+        "x-modelrouter-backend": _header_value(backend),
+        "x-modelrouter-tier": _header_value(routed.decision.tier),
+        "x-modelrouter-reason": _header_value(routed.decision.reason),
+    }

@@ -1,0 +1,132 @@
+"""Running the proxy on uvicorn: in the foreground (`serve`) or beside a command (`claude`, `run`).
+
+Binding anything but a loopback address needs a proxy key. SIGINT/SIGTERM stop accepting
+connections and let in-flight answers finish (up to `GRACE_S`), then the engine and the
+ledger close, so no entry is half-written.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+
+import uvicorn
+
+from modelrouter.config import Rules
+
+KEY_ENV = "MODELROUTER_PROXY_KEY"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8082
+GRACE_S = 30.0
+
+
+class BindError(ValueError):
+    """The proxy refuses to listen where asked; the message says why and what to do."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and `localhost`."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, key: str | None) -> None:
+    """Refuse a non-loopback address without a proxy key."""
+    if not is_loopback(host) and not key:
+        raise BindError(
+            f"refusing to listen on {host} without a proxy key: anyone who can reach it could "
+            f"spend your API credits. Set --key or {KEY_ENV}, or bind {DEFAULT_HOST}"
+        )
+
+
+def build(rules: Rules, key: str | None):
+    """The ASGI app over a fresh engine with the ledger (budgets, stats)."""
+    from modelrouter.engine import Engine
+    from modelrouter.ledger import Ledger
+    from modelrouter.proxy.app import create_app
+
+    return create_app(rules, Engine(rules, ledger=Ledger()), key=key)
+
+
+def _config(app, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=GRACE_S,
+    )
+
+
+def serve(app, host: str, port: int) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (on our socket: see `bind_socket`)."""
+    sock = bind_socket(host, port)
+    try:
+        uvicorn.Server(_config(app, host, port)).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free one.
+
+    Created as IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (it checks
+    the protocol); otherwise each small SSE write waits ~40 ms for the previous one's ACK.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
+
+
+class BackgroundProxy:
+    """The proxy on a thread of this process, on a free loopback port; `stop()` ends it."""
+
+    def __init__(self, app, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        self._sock = bind_socket(host, port)
+        self.host = host
+        self.port = self._sock.getsockname()[1]
+        self._server = uvicorn.Server(_config(app, host, self.port))
+        self._thread = threading.Thread(target=self._run, name="modelrouter-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        self._server.run(sockets=[self._sock])
+
+    def start(self, timeout: float = 15.0) -> BackgroundProxy:
+        self._thread.start()
+        waited = 0.0
+        while not self._server.started and self._thread.is_alive() and waited < timeout:
+            threading.Event().wait(0.02)
+            waited += 0.02
+        if not self._server.started:
+            self.stop()
+            raise RuntimeError("the proxy did not start")
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(GRACE_S + 5)
+        self._sock.close()
+
+
+def key_from(cli_key: str | None) -> str | None:
+    """The proxy key: --key, else the environment."""
+    return cli_key or os.environ.get(KEY_ENV) or None
