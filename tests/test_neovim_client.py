@@ -350,7 +350,9 @@ def test_cancel_leaves_the_buffer_untouched(
   local started = T.wait(function() return mr.status():find('tiny%-local') ~= nil end)
   vim.cmd('ModelRouter cancel')
   T.wait(function() return result ~= nil end)
-  -- Let anything late arrive before looking at the buffer.
+  -- The status notification that ends the job is asynchronous: wait for it (bounded), and let
+  -- anything late arrive before looking at the buffer.
+  T.wait(function() return not vim.startswith(mr.status(), '⟳') end)
   vim.wait(500)
   T.finish({ started = started, result = result, lines = T.lines(), status = mr.status() })
 """,

@@ -52,7 +52,7 @@ def test_the_extension_works_in_a_real_vs_code() -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
         stdin=subprocess.DEVNULL,
     )
     out = proc.stdout + proc.stderr
