@@ -26,9 +26,12 @@ function M.attached(c)
   end
   by_client[c.id] = { items = {}, at = 0 }
   refresh(c)
+  local status = require('modelrouter.status')
+  local seen = status.version(c.id)
   client.execute(c, 'modelrouter.status', {}, function(err, result)
-    if not err then
-      require('modelrouter.status').set(c.id, result)
+    -- A notification that came in meanwhile is newer than this reply.
+    if not err and status.version(c.id) == seen then
+      status.set(c.id, result)
     end
   end)
 end

@@ -5,6 +5,8 @@ local api = vim.api
 
 ---@type table<integer, table> client id -> last `modelrouter/status` payload
 local by_client = {}
+---@type table<integer, integer> client id -> how many payloads were stored
+local versions = {}
 
 local function str(v)
   return (v ~= nil and v ~= vim.NIL) and tostring(v) or nil
@@ -18,11 +20,20 @@ function M.set(client_id, payload)
     return
   end
   by_client[client_id] = payload
+  versions[client_id] = (versions[client_id] or 0) + 1
   api.nvim_exec_autocmds(
     'User',
     { pattern = 'ModelRouterStatus', modeline = false, data = payload }
   )
   vim.cmd.redrawstatus({ bang = true })
+end
+
+--- How many payloads were stored for a client: a reply to a `modelrouter.status` request
+--- is a snapshot, older than any notification that arrived after the request was sent.
+---@param client_id integer
+---@return integer
+function M.version(client_id)
+  return versions[client_id] or 0
 end
 
 --- The statusline text for a client: the model working now, else the last model and
