@@ -78,17 +78,10 @@ class AnthropicBackend(HttpBackend):
     def _body(self, messages: list[Message], options: CallOptions) -> dict:
         cfg = self.config
         system, turns = to_anthropic(messages)
-        limit = min(options.max_tokens or cfg.max_output_tokens, cfg.max_output_tokens)
-        body: dict = {"model": cfg.model, "max_tokens": limit, "messages": turns, "stream": True}
+        body: dict = {"model": cfg.model, "messages": turns, "stream": True}
+        body.update(self.sampling(options, limit="max_tokens", stop="stop_sequences"))
         if system:
             body["system"] = system
-        temperature = options.temperature if options.temperature is not None else cfg.temperature
-        if temperature is not None:
-            body["temperature"] = temperature
-        if options.top_p is not None:
-            body["top_p"] = options.top_p
-        if options.stop:
-            body["stop_sequences"] = list(options.stop)
         if options.tools:
             body["tools"] = anthropic_tools(options.tools)
             if options.tool_choice is not None:

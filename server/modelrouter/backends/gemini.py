@@ -45,15 +45,11 @@ class GeminiBackend(HttpBackend):
     ) -> tuple[str, dict, dict]:
         cfg = self.config
         system, contents = to_gemini(messages)
-        limit = min(options.max_tokens or cfg.max_output_tokens, cfg.max_output_tokens)
-        generation: dict = {"maxOutputTokens": limit}
-        temperature = options.temperature if options.temperature is not None else cfg.temperature
-        if temperature is not None:
-            generation["temperature"] = temperature
-        if options.top_p is not None:
-            generation["topP"] = options.top_p
-        if options.stop:
-            generation["stopSequences"] = list(options.stop)[:5]  # Gemini takes at most 5
+        generation = self.sampling(
+            options, limit="maxOutputTokens", top_p="topP", stop="stopSequences"
+        )
+        if "stopSequences" in generation:
+            generation["stopSequences"] = generation["stopSequences"][:5]  # Gemini takes 5 at most
         body: dict = {"contents": contents, "generationConfig": generation}
         if options.tools:
             body["tools"] = gemini_tools(options.tools)

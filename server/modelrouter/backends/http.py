@@ -73,6 +73,29 @@ class HttpBackend:
         """(url, headers, JSON body) for a streamed call."""
         raise NotImplementedError
 
+    def sampling(
+        self,
+        options: CallOptions,
+        *,
+        limit: str,
+        top_p: str = "top_p",
+        stop: str = "stop",
+    ) -> dict[str, Any]:
+        """The output limit and sampling settings under this wire's field names: the request's
+        own values, else the backend's, the limit never above its `max_output_tokens`."""
+        cfg = self.config
+        out: dict[str, Any] = {
+            limit: min(options.max_tokens or cfg.max_output_tokens, cfg.max_output_tokens)
+        }
+        temperature = options.temperature if options.temperature is not None else cfg.temperature
+        if temperature is not None:
+            out["temperature"] = temperature
+        if options.top_p is not None:
+            out[top_p] = options.top_p
+        if options.stop:
+            out[stop] = list(options.stop)
+        return out
+
     def parse(self, response: httpx.Response, acc: Accumulator) -> AsyncIterator[StreamEvent]:
         """The provider's stream as events; raises `BackendError("stream")` on bad data."""
         raise NotImplementedError

@@ -34,15 +34,8 @@ class OllamaBackend(HttpBackend):
         self, messages: list[Message], key: str | None, options: CallOptions
     ) -> tuple[str, dict, dict]:
         cfg = self.config
-        limit = min(options.max_tokens or cfg.max_output_tokens, cfg.max_output_tokens)
-        settings: dict = {"num_ctx": cfg.context_window, "num_predict": limit}
-        temperature = options.temperature if options.temperature is not None else cfg.temperature
-        if temperature is not None:
-            settings["temperature"] = temperature
-        if options.top_p is not None:
-            settings["top_p"] = options.top_p
-        if options.stop:
-            settings["stop"] = list(options.stop)
+        settings: dict = {"num_ctx": cfg.context_window}
+        settings.update(self.sampling(options, limit="num_predict"))
         body: dict = {
             "model": cfg.model,
             "messages": to_ollama(messages),

@@ -61,14 +61,7 @@ class OpenAIBackend(HttpBackend):
         # compatible servers know max_tokens.
         host = urlsplit(self.base_url).hostname or ""
         limit_field = "max_completion_tokens" if host == "api.openai.com" else "max_tokens"
-        body[limit_field] = min(options.max_tokens or cfg.max_output_tokens, cfg.max_output_tokens)
-        temperature = options.temperature if options.temperature is not None else cfg.temperature
-        if temperature is not None:
-            body["temperature"] = temperature
-        if options.top_p is not None:
-            body["top_p"] = options.top_p
-        if options.stop:
-            body["stop"] = list(options.stop)
+        body.update(self.sampling(options, limit=limit_field))
         if options.response_format is not None:
             body["response_format"] = options.response_format
         if options.tools:
