@@ -196,6 +196,7 @@ class KeyStore:
         self._lock = threading.Lock()
         self._by_hash: dict[str, tuple[float, ProxyKey | None]] = {}
         self._by_name: dict[str, ProxyKey] = {}
+        self._required: tuple[float, bool] | None = None
 
     def check(self, secret: str) -> ProxyKey | None:
         """The active key `secret` is, or None. Raises LedgerError when the keys cannot be
@@ -221,6 +222,24 @@ class KeyStore:
             if key is not None:
                 self._by_name[key.name] = key
         return key
+
+    def required(self) -> bool:
+        """Whether keys are in use (`has_keys`), i.e. every request must present one (cached like
+        `check`). Raises LedgerError when it cannot be told and nothing is cached."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._required
+        if cached is not None and now - cached[0] < self.cache_s:
+            return cached[1]
+        try:
+            answer = has_keys(self.ledger) if self.ledger.exists() else False
+        except LedgerError:
+            if cached is not None:
+                return cached[1]
+            raise
+        with self._lock:
+            self._required = (now, answer)
+        return answer
 
     def limit(self, name: str) -> Limit | None:
         """The dollar budgets of key `name` as last checked (BudgetGuard.key_limit)."""

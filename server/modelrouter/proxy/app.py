@@ -1,7 +1,10 @@
-"""The proxy's Starlette application: endpoints, the proxy key, body limits, headers.
+"""The proxy's Starlette application: endpoints, body limits, headers.
 
 Endpoints stay thin: parse the client's wire format into an `AgentRequest`, decide where
 it goes, run it on the engine, and write the neutral answer back in the client's format.
+Who may call it, and under which team key, is `access` (a middleware in front of every
+route). Every endpoint routes through `_route`, which bounds the tier by the key's tiers
+and names the key on the job, so its budgets hold and its ledger rows carry its name.
 Every response names what answered: the body's `model` is the real model, and the
 `x-modelrouter-backend`, `-tier` and `-reason` headers say where and why (the reason never
 quotes the request). No CORS headers: browsers on other origins cannot call it.
@@ -9,7 +12,7 @@ quotes the request). No CORS headers: browsers on other origins cannot call it.
 
 from __future__ import annotations
 
-import hmac
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -25,8 +29,17 @@ from starlette.routing import Route
 from modelrouter import __version__
 from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Job, Outcome
+from modelrouter.keys import KeyStore
 from modelrouter.privacy import local_only_reason
 from modelrouter.proxy import anthropic_api, openai_api
+from modelrouter.proxy.access import (
+    Access,
+    AccessMiddleware,
+    presented_keys,
+    request_key,
+    request_secret,
+    within_key,
+)
 from modelrouter.proxy.decide import AUTO_MODEL, MODEL_PREFIX, Routed, route_request
 from modelrouter.proxy.relay import Relay, Started, StreamBroken
 from modelrouter.proxy.request import AgentRequest, RequestError, Wire, client_name
@@ -43,22 +56,28 @@ _HEADER_LIMIT = 200
 
 @dataclass
 class ProxyState:
-    """What every request shares: the rules, the engine, the conversations, the key."""
+    """What every request shares: the rules, the engine, the conversations, the keys."""
 
     rules: Rules
     engine: Engine
     sessions: Sessions
-    key: str | None = None
+    access: Access
 
 
 class _TooLarge(Exception):
     pass
 
 
-def create_app(rules: Rules, engine: Engine, *, key: str | None = None) -> Starlette:
-    """The proxy as an ASGI app. `engine` is closed when the app shuts down."""
+def create_app(
+    rules: Rules, engine: Engine, *, key: str | None = None, keys: KeyStore | None = None
+) -> Starlette:
+    """The proxy as an ASGI app. `engine` is closed when the app shuts down.
+
+    `key` is the single proxy key; with `keys` and any key in the ledger, every request must
+    present a team key (or the single one), and the key's budgets and tiers apply.
+    """
     sessions = Sessions(ttl_s=rules.proxy.sticky_minutes * 60)
-    state = ProxyState(rules, engine, sessions, key)
+    state = ProxyState(rules, engine, sessions, Access(key, keys))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -76,9 +95,6 @@ def create_app(rules: Rules, engine: Engine, *, key: str | None = None) -> Starl
         return await _answer(state, request, "openai")
 
     async def count_tokens(request: Request) -> Response:
-        denied = _check_key(state, request, "anthropic")
-        if denied is not None:
-            return denied
         try:
             body = await _read_json(request, state.rules.proxy.max_request_bytes)
             body.setdefault("max_tokens", 1)
@@ -93,9 +109,6 @@ def create_app(rules: Rules, engine: Engine, *, key: str | None = None) -> Starl
         )
 
     async def models(request: Request) -> Response:
-        denied = _check_key(state, request, "openai")
-        if denied is not None:
-            return denied
         names = [AUTO_MODEL, *(MODEL_PREFIX + t for t in state.rules.tiers)]
         names += [
             b for b in state.rules.backends if any(b in c for c in state.rules.tiers.values())
@@ -133,22 +146,19 @@ def create_app(rules: Rules, engine: Engine, *, key: str | None = None) -> Starl
         Route("/v1/models", models, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    guard = Middleware(AccessMiddleware, access=state.access, error_body=_error_body_for_path)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[guard])
 
 
 # -- request handling -------------------------------------------------------------------------
 
 
 async def _answer(state: ProxyState, request: Request, wire: Wire) -> Response:
-    denied = _check_key(state, request, wire)
-    if denied is not None:
-        return denied
     api = anthropic_api if wire == "anthropic" else openai_api
     try:
         body = await _read_json(request, state.rules.proxy.max_request_bytes)
         parsed = api.parse_request(body, _headers(request), _client_key(state, request))
-        parsed.client = client_name(request.headers.get("user-agent"))
-        routed = route_request(state.rules, parsed, state.sessions)
+        routed = _route(state, request, parsed)
     except _TooLarge:
         return _too_large(state, wire)
     except RequestError as exc:
@@ -173,6 +183,17 @@ async def _answer(state: ProxyState, request: Request, wire: Wire) -> Response:
     return JSONResponse(payload, headers=headers)
 
 
+def _route(state: ProxyState, request: Request, parsed: AgentRequest) -> Routed:
+    """Where `parsed` goes: the shared routing decision, bounded by the request's team key
+    (which also names the request's ledger rows and budgets). Every endpoint routes here."""
+    parsed.client = client_name(request.headers.get("user-agent"))
+    key = request_key(request.scope)
+    parsed.key = key.name if key is not None else None
+    routed = route_request(state.rules, parsed, state.sessions)
+    bounded = within_key(state.rules, key, routed.decision)
+    return routed if bounded is routed.decision else dataclasses.replace(routed, decision=bounded)
+
+
 def _job(state: ProxyState, parsed: AgentRequest, routed: Routed) -> Job:
     private = _private_path(state.rules, parsed)
     decision = routed.decision
@@ -186,6 +207,7 @@ def _job(state: ProxyState, parsed: AgentRequest, routed: Routed) -> Job:
         source="proxy",
         client=parsed.client,
         options=parsed.options,
+        key=parsed.key,
     )
 
 
@@ -279,36 +301,11 @@ def _headers(request: Request) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items()}
 
 
-def _presented_keys(request: Request) -> list[str]:
-    keys = []
-    if request.headers.get("x-api-key"):
-        keys.append(request.headers["x-api-key"])
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        keys.append(auth[7:].strip())
-    if request.headers.get("x-modelrouter-key"):
-        keys.append(request.headers["x-modelrouter-key"])
-    return keys
-
-
-def _check_key(state: ProxyState, request: Request, wire: Wire) -> Response | None:
-    """None when the request may proceed; a 401 when a proxy key is set and not presented."""
-    if not state.key:
-        return None
-    expected = state.key.encode()
-    if any(hmac.compare_digest(k.encode(), expected) for k in _presented_keys(request)):
-        return None
-    return _error(
-        wire,
-        401,
-        "this proxy needs its key (x-api-key, Authorization: Bearer or x-modelrouter-key)",
-    )
-
-
 def _client_key(state: ProxyState, request: Request) -> str | None:
-    """The client's own credential (for `forward_client_key` backends); never the proxy key."""
-    for key in _presented_keys(request)[:2]:
-        if key and key != state.key:
+    """The client's own credential (for `forward_client_key` backends); never a proxy key."""
+    used = {state.access.key, request_secret(request.scope)}
+    for key in presented_keys(request.headers)[:2]:
+        if key and key not in used:
             return key
     return None
 
@@ -335,6 +332,13 @@ def _too_large(state: ProxyState, wire: Wire) -> Response:
     )
 
 
+def _error_body_for_path(path: str, status: int, message: str) -> dict:
+    """An error in the format of the API `path` belongs to (for refusals before routing)."""
+    if path.startswith("/v1/messages"):
+        return anthropic_api.error_body(status, message)
+    return openai_api.error_body(status, message)
+
+
 def _error(wire: Wire, status: int, message: str) -> Response:
     body = (
         anthropic_api.error_body(status, message)
@@ -348,6 +352,9 @@ def _engine_error(wire: Wire, exc: EngineError) -> Response:
     """No backend answered: a status the client's retry logic understands."""
     log.warning("%s", exc.message)
     outcomes = {a.outcome for a in exc.attempts}
+    if not exc.attempts and "budget" in exc.message:
+        # Every backend was passed over, at least one for a budget: the message names it.
+        return _error(wire, 429, exc.message)
     if outcomes == {"bad_request"}:
         status = 400
     elif outcomes == {"auth"}:

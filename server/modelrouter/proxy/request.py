@@ -25,6 +25,7 @@ class AgentRequest:
     stream: bool = False
     session: str | None = None  # the client's conversation id header, when it sends one
     client: str | None = None  # the client program, from its user-agent
+    key: str | None = None  # the team proxy key's name it came with (ledger rows, budgets)
     include_usage: bool = False  # OpenAI stream_options.include_usage
 
 

@@ -1,8 +1,13 @@
 """Running the proxy on uvicorn: in the foreground (`serve`) or beside a command (`claude`, `run`).
 
-Binding anything but a loopback address needs a proxy key. SIGINT/SIGTERM stop accepting
-connections and let in-flight answers finish (up to `GRACE_S`), then the engine and the
-ledger close, so no entry is half-written.
+Binding anything but a loopback address needs the single proxy key or team keys in the
+ledger (`modelrouter keys create`). SIGINT/SIGTERM stop accepting connections and let
+in-flight answers finish (up to `GRACE_S`), then the engine and the ledger close, so no
+entry is half-written.
+
+`--workers N` runs N uvicorn worker processes on one socket; each builds its own engine
+from the rules file and the environment (`worker_app`), and they share the ledger, budgets,
+keys and (on PostgreSQL) cooldowns through the database.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import uvicorn
 from modelrouter.config import Rules
 
 KEY_ENV = "MODELROUTER_PROXY_KEY"
+RULES_FILE_ENV = "MODELROUTER_SERVE_RULES"  # the rules file, for worker processes
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
 GRACE_S = 30.0
@@ -36,22 +42,36 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, key: str | None) -> None:
-    """Refuse a non-loopback address without a proxy key."""
-    if not is_loopback(host) and not key:
+def check_bind(host: str, key: str | None, team_keys: bool = False) -> None:
+    """Refuse a non-loopback address without a proxy key or team keys."""
+    if not is_loopback(host) and not key and not team_keys:
         raise BindError(
-            f"refusing to listen on {host} without a proxy key: anyone who can reach it could "
-            f"spend your API credits. Set --key or {KEY_ENV}, or bind {DEFAULT_HOST}"
+            f"refusing to listen on {host} without proxy keys: anyone who can reach it could "
+            f"spend your API credits. Create keys (modelrouter keys create NAME), set --key "
+            f"or {KEY_ENV}, or bind {DEFAULT_HOST}"
         )
 
 
 def build(rules: Rules, key: str | None):
-    """The ASGI app over a fresh engine with the ledger (budgets, stats)."""
+    """The ASGI app over a fresh engine with the ledger (budgets, stats, keys)."""
     from modelrouter.engine import Engine
-    from modelrouter.ledger import Ledger
+    from modelrouter.keys import KeyStore
+    from modelrouter.ledger import open_ledger
     from modelrouter.proxy.app import create_app
 
-    return create_app(rules, Engine(rules, ledger=Ledger()), key=key)
+    ledger = open_ledger(rules)
+    engine = Engine(rules, ledger=ledger)
+    keys = KeyStore(ledger)
+    if engine.budget is not None:
+        engine.budget.key_limit = keys.limit  # per-key dollar budgets hold like backends'
+    return create_app(rules, engine, key=key, keys=keys)
+
+
+def worker_app():
+    """The app in one `--workers` process: rules file and key from the environment."""
+    from modelrouter.rules import load_rules
+
+    return build(load_rules(os.environ[RULES_FILE_ENV]), os.environ.get(KEY_ENV) or None)
 
 
 def _config(app, host: str, port: int) -> uvicorn.Config:
@@ -74,6 +94,25 @@ def serve(app, host: str, port: int) -> None:
         uvicorn.Server(_config(app, host, port)).run(sockets=[sock])
     finally:
         sock.close()
+
+
+def serve_workers(rules_file: str, key: str | None, host: str, port: int, workers: int) -> None:
+    """Serve with `workers` processes on one socket until SIGINT/SIGTERM."""
+    os.environ[RULES_FILE_ENV] = rules_file
+    if key:
+        os.environ[KEY_ENV] = key
+    uvicorn.run(
+        "modelrouter.proxy.server:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=GRACE_S,
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
