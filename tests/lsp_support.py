@@ -132,6 +132,9 @@ class EditorClient:
         self.rejected: list[str] = []
         self.status: list[dict[str, Any]] = []
         self.apply_delay = 0.0
+        # Seconds before an applied edit's didChange is sent (Neovim holds it back while a
+        # Visual selection is active).
+        self.report_delay = 0.0
         self.registrations: list[types.Registration] = []
 
     def uri(self, name: str) -> str:
@@ -162,18 +165,22 @@ class EditorClient:
         """The editor's current text of a document."""
         return self.docs[uri][0]
 
-    def _change(self, uri: str, rng: types.Range, new_text: str) -> None:
+    def _change(self, uri: str, rng: types.Range, new_text: str, *, late: bool = False) -> None:
         text, version = self.docs[uri]
         start, end = _offset(text, rng.start), _offset(text, rng.end)
         text = text[:start] + new_text + text[end:]
         version += 1
         self.docs[uri] = (text, version)
-        self.client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                content_changes=[types.TextDocumentContentChangePartial(range=rng, text=new_text)],
-            )
+        params = types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(range=rng, text=new_text)],
         )
+        if late and self.report_delay:
+            asyncio.get_running_loop().call_later(
+                self.report_delay, self.client.text_document_did_change, params
+            )
+        else:
+            self.client.text_document_did_change(params)
 
     async def apply_edit(
         self, params: types.ApplyWorkspaceEditParams
@@ -198,7 +205,7 @@ class EditorClient:
                     self.rejected.append(reason)
                     return types.ApplyWorkspaceEditResult(applied=False, failure_reason=reason)
                 for edit in sorted(change.edits, key=lambda e: _key(e.range), reverse=True):
-                    self._change(uri, edit.range, edit.new_text)
+                    self._change(uri, edit.range, edit.new_text, late=True)
             else:
                 path = Path(_path(uri))
                 text = path.read_text(encoding="utf-8") if path.exists() else ""

@@ -3,6 +3,7 @@ automatic escalation go one tier up with the first attempt in the transcript."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from fakes.provider import Reply
@@ -46,6 +47,25 @@ async def test_ranges_follow_typing_and_survive_a_restart_when_unchanged(tmp_pat
     async with editor_session(tmp_path, fake_provider) as editor:
         uri = editor.open("circle.py", typed.replace("area", "size"))
         assert await editor.hover(uri, 6, 6) is None  # file changed: stale provenance dropped
+
+
+async def test_an_edit_the_client_reports_late_still_gets_its_provenance(tmp_path, fake_provider):
+    # Neovim sends the applied edit's didChange only once a Visual selection ends, which can
+    # be long after the server stopped waiting for it.
+    fake_provider.default("local", Reply(text=fenced(FIX)))
+    async with editor_session(tmp_path, fake_provider) as editor:
+        editor.report_delay = 3.0
+        uri = editor.open("circle.py", SOURCE)
+        assert (await _fix(editor, uri))["applied"] is True
+        assert editor.text(uri) == FIXED_SOURCE
+        hover = None
+        for _ in range(40):
+            hover = await editor.hover(uri, 4, 6)
+            if hover is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert hover is not None and "tiny-local" in hover.contents.value
+        assert hover.range.start.line == 4 and hover.range.end.line == 5
 
 
 async def test_follow_up_on_model_written_code_stays_on_its_model(tmp_path, fake_provider):

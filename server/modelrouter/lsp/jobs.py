@@ -15,6 +15,7 @@ import contextvars
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,6 +114,8 @@ class Jobs:
         self.ls = server
         self.running: dict[str, Running] = {}
         self._changed: dict[str, list[asyncio.Future[None]]] = {}
+        # Provenance waiting for a didChange that comes after the settle wait.
+        self._late: dict[str, list[Callable[[], None]]] = {}
         self._marks: dict[str, list[tuple[Document, int]]] = {}
 
     # --- bookkeeping ----------------------------------------------------------------------
@@ -144,6 +147,8 @@ class Jobs:
         for fut in self._changed.pop(uri, []):
             if not fut.done():
                 fut.set_result(None)
+        for place in self._late.pop(uri, []):
+            place()
 
     # --- entry point ----------------------------------------------------------------------
 
@@ -673,7 +678,7 @@ class Jobs:
         if not ok:
             raise JobFailed(f"{why}; nothing was changed")
         await self._await_change(snap.uri, now_version)
-        self._remember(snap.uri, start, new_text, req, outcome)
+        self._remember(snap.uri, start, new_text, req, outcome, sent_to=now_version)
         moved = " (re-anchored after your edits)" if now_version != snap.version else ""
         return {"applied": True, "message": f"applied {req.action.title}{moved}"}
 
@@ -700,11 +705,27 @@ class Jobs:
         return edits.widen_to_echoed_lines(code, snap.text, snap.start, snap.end)
 
     def _remember(
-        self, uri: str, start: int, new_text: str, req: Request, outcome: Outcome
+        self,
+        uri: str,
+        start: int,
+        new_text: str,
+        req: Request,
+        outcome: Outcome,
+        *,
+        sent_to: int | None = None,
     ) -> None:
-        """Record provenance for text the client now holds at `start` (or nearby)."""
+        """Record provenance for text the client now holds at `start` (or nearby).
+
+        `sent_to` is the document version the edit was sent against: while the client still
+        reports that version it has not told us about the edit yet (Neovim holds `didChange`
+        back while a Visual selection is active), so placing waits for its next change."""
         doc = self.ls.workspace.get_text_document(uri)
         text = doc.source
+        if sent_to is not None and doc.version == sent_to:
+            self._late.setdefault(uri, []).append(
+                lambda: self._remember(uri, start, new_text, req, outcome)
+            )
+            return
         if text[start : start + len(new_text)] != new_text:
             # The client changed the text differently (or not yet): a record placed by a
             # search could sit on a twin of the edit, so none is made.
