@@ -9,10 +9,7 @@ notifications, progress seen.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +17,7 @@ import pytest
 import yaml
 from fakes.provider import FakeProvider, Reply
 from lsp_support import fenced, write_rules
-
-REPO = Path(__file__).resolve().parents[1]
-PLUGIN = REPO / "clients" / "neovim"
-BIN = Path(sys.executable).parent
-SEARCH_PATH = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-NVIM = shutil.which("nvim", path=SEARCH_PATH)
+from nvim_support import NVIM, PLUGIN, nvim_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -105,25 +97,6 @@ def workspace(tmp_path: Path, fake_provider: FakeProvider) -> Path:
     return ws
 
 
-def nvim_env(tmp_path: Path, result: Path) -> dict[str, str]:
-    """The environment of a test Neovim: its own home, data dir and the plugin's path."""
-    home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELROUTER_", "NVIM", "VIM"))}
-    env.update(
-        PATH=SEARCH_PATH,
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-        XDG_STATE_HOME=str(home / ".local/state"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        MODELROUTER_DATA_DIR=str(tmp_path / "data"),
-        MODELROUTER_PLUGIN=str(PLUGIN),
-        FAKE_CLOUD_KEY="test-key-not-secret",
-        RESULT_FILE=str(result),
-    )
-    return env
-
-
 def run_nvim(
     tmp_path: Path, workspace: Path, body: str, *files: str, timeout: float = 90
 ) -> dict[str, Any]:
@@ -135,7 +108,7 @@ def run_nvim(
     script.write_text(SCRIPT.format(body=body), encoding="utf-8")
     result = tmp_path / "result.json"
     result.unlink(missing_ok=True)
-    env = nvim_env(tmp_path, result)
+    env = nvim_env(tmp_path, RESULT_FILE=str(result))
     proc = subprocess.run(
         [NVIM, "--headless", "--clean", "-u", str(init), *files, "-c", f"luafile {script}"],
         cwd=workspace,
@@ -481,7 +454,7 @@ def test_write_tests_in_a_project_without_tests_creates_folder_and_file_and_quit
     fake_provider.default("strong", Reply(text=fenced(CALC_TESTS)))
     init = tmp_path / "init.lua"
     init.write_text(INIT, encoding="utf-8")
-    env = nvim_env(tmp_path, tmp_path / "unused.json")
+    env = nvim_env(tmp_path, RESULT_FILE=str(tmp_path / "unused.json"))
     proc = subprocess.run(
         [
             *(NVIM, "--headless", "--clean", "-u", str(init), "calc.py"),

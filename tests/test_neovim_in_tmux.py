@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,12 +22,8 @@ from pathlib import Path
 import pytest
 from fakes.provider import FakeProvider, Reply
 from lsp_support import fenced, write_rules
+from nvim_support import NVIM, REPO, nvim_env
 
-REPO = Path(__file__).resolve().parents[1]
-PLUGIN = REPO / "clients" / "neovim"
-BIN = Path(sys.executable).parent
-SEARCH_PATH = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-NVIM = shutil.which("nvim", path=SEARCH_PATH)
 TMUX = shutil.which("tmux")
 
 pytestmark = [
@@ -70,7 +65,7 @@ class Terminal:
     def __init__(self, tmp_path: Path, workspace: Path) -> None:
         self.socket = str(tmp_path / "tmux.sock")
         self.server = str(tmp_path / "nvim.sock")
-        self.env = _env(tmp_path)
+        self.env = nvim_env(tmp_path, TERM="xterm-256color")
         init = tmp_path / "init.lua"
         init.write_text(INIT, encoding="utf-8")
         command = f"{NVIM} --listen {self.server} -u {init} greet.py"
@@ -116,24 +111,6 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run([TMUX, "-S", self.socket, "kill-server"], capture_output=True, timeout=20)
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELROUTER_", "NVIM", "VIM"))}
-    env.update(
-        PATH=SEARCH_PATH,
-        HOME=str(home),
-        TERM="xterm-256color",
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-        XDG_STATE_HOME=str(home / ".local/state"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        MODELROUTER_DATA_DIR=str(tmp_path / "data"),
-        MODELROUTER_PLUGIN=str(PLUGIN),
-        FAKE_CLOUD_KEY="test-key-not-secret",
-    )
-    return env
 
 
 def _menu_entry(screen: str, title: str) -> str:
