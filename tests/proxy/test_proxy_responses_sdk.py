@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import openai
 import pytest
-from fakes.provider import Reply
-from proxy_support import proxy_rules, running_proxy
+from support.fakes.provider import Reply
+from support.proxy import proxy_rules, running_proxy
 
 WEATHER = {
     "type": "function",
