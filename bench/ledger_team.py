@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 WRITER = """
 import sys, time
 sys.path.insert(0, sys.argv[4])
-from ledger_samples import entry, make_rules
+from support.ledger_samples import entry, make_rules
 from modelrouter.ledger import Ledger
 target, rows, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 rules = make_rules()
@@ -46,7 +46,7 @@ print(time.time())
 RESERVER = """
 import sys, time
 sys.path.insert(0, sys.argv[4])
-from ledger_samples import make_rules
+from support.ledger_samples import make_rules
 from modelrouter.budget import BudgetGuard, Hold
 from modelrouter.config import Budget
 from modelrouter.ledger import Ledger
@@ -89,8 +89,8 @@ def _race(script: str, target: str, n: int, processes: int, *extra: str) -> tupl
 
 
 def _single_latency(target: str, n: int) -> tuple[float, float]:
-    from ledger_samples import entry, make_rules
     from modelrouter.ledger import Ledger
+    from support.ledger_samples import entry, make_rules
 
     rules = make_rules()
     ledger = Ledger(target)
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--rows", type=int, default=500)
     args = parser.parse_args()
-    from postgres_support import PostgresServer, unavailable
+    from support.postgres import PostgresServer, unavailable
 
     why = unavailable()
     if why:

@@ -23,9 +23,9 @@ import httpx
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
-from fakes.rules import backend, rules_with  # noqa: E402
 from modelrouter.backends.base import Message  # noqa: E402
 from modelrouter.engine import Engine, Job, Progress  # noqa: E402
+from support.fakes.rules import backend, rules_with  # noqa: E402
 
 MESSAGES = [Message("system", "Be brief."), Message("user", "Rename x to count in this loop.")]
 
@@ -86,7 +86,7 @@ async def routed(engine: Engine) -> tuple[float, float, float]:
 SERVER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from fakes.provider import FakeProvider, Reply
+from support.fakes.provider import FakeProvider, Reply
 fake = FakeProvider().start()
 for wire in ("openai", "anthropic"):
     fake.default(wire, Reply(text="token " * int(sys.argv[2]), chunk_size=6))

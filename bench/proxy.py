@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROVIDER = """
 import sys, time
 sys.path.insert(0, {tests!r})
-from fakes.provider import FakeProvider, Reply
+from support.fakes.provider import FakeProvider, Reply
 fake = FakeProvider().start()
 fake.default("r", Reply(text="x" * {chars}, chunk_size=4))
 print(fake.port, flush=True)

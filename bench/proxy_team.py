@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--ledger", choices=("postgresql", "sqlite", "both"), default="both")
     args = parser.parse_args()
-    from fakes.provider import FakeProvider, Reply
+    from support.fakes.provider import FakeProvider, Reply
 
     fake = FakeProvider().start()
     fake.default(
@@ -183,7 +183,7 @@ def main() -> None:
         figures = {}
         for kind in kinds:
             if kind == "postgresql":
-                from postgres_support import PostgresServer, unavailable
+                from support.postgres import PostgresServer, unavailable
 
                 why = unavailable()
                 if why:

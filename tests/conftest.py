@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fakes.provider import FakeProvider
+from support.fakes.provider import FakeProvider
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +27,7 @@ def fake_provider() -> Iterator[FakeProvider]:
 @pytest.fixture(scope="session")
 def postgres_server():
     """A real PostgreSQL server (the machine's binaries, a temp dir, a loopback port)."""
-    from postgres_support import PostgresServer, unavailable
+    from support.postgres import PostgresServer, unavailable
 
     why = unavailable()
     if why:

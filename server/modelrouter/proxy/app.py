@@ -31,7 +31,7 @@ from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Job, Outcome
 from modelrouter.keys import KeyStore
 from modelrouter.privacy import local_only_reason
-from modelrouter.proxy import anthropic_api, openai_api
+from modelrouter.proxy import anthropic_api, openai_api, responses_api
 from modelrouter.proxy.access import (
     Access,
     AccessMiddleware,
@@ -68,6 +68,9 @@ class _TooLarge(Exception):
     pass
 
 
+_PARSERS = {"anthropic": anthropic_api, "openai": openai_api, "responses": responses_api}
+
+
 def create_app(
     rules: Rules, engine: Engine, *, key: str | None = None, keys: KeyStore | None = None
 ) -> Starlette:
@@ -93,6 +96,9 @@ def create_app(
 
     async def chat(request: Request) -> Response:
         return await _answer(state, request, "openai")
+
+    async def responses(request: Request) -> Response:
+        return await _answer(state, request, "responses")
 
     async def count_tokens(request: Request) -> Response:
         try:
@@ -143,6 +149,8 @@ def create_app(
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/chat/completions", chat, methods=["POST"]),
+        Route("/v1/responses", responses, methods=["POST"]),
+        Route("/responses", responses, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
@@ -154,7 +162,7 @@ def create_app(
 
 
 async def _answer(state: ProxyState, request: Request, wire: Wire) -> Response:
-    api = anthropic_api if wire == "anthropic" else openai_api
+    api = _PARSERS[wire]
     try:
         body = await _read_json(request, state.rules.proxy.max_request_bytes)
         parsed = api.parse_request(body, _headers(request), _client_key(state, request))
@@ -175,6 +183,15 @@ async def _answer(state: ProxyState, request: Request, wire: Wire) -> Response:
     if wire == "anthropic":
         payload = anthropic_api.whole_message(
             outcome.model, outcome.parts, outcome.text, outcome.stop_reason, outcome.usage
+        )
+    elif wire == "responses":
+        payload = responses_api.whole_response(
+            outcome.model,
+            outcome.parts,
+            outcome.text,
+            outcome.stop_reason,
+            outcome.usage,
+            parsed.echo,
         )
     else:
         payload = openai_api.whole_completion(
@@ -240,6 +257,8 @@ async def _stream(state: ProxyState, parsed: AgentRequest, routed: Routed, job: 
     input_tokens = transcript_tokens(job.messages) + tools_tokens(job.options.tools)
     if parsed.wire == "anthropic":
         writer: Any = anthropic_api.StreamWriter(model, input_tokens)
+    elif parsed.wire == "responses":
+        writer = responses_api.StreamWriter(model, parsed.echo)
     else:
         writer = openai_api.StreamWriter(model, parsed.include_usage)
 

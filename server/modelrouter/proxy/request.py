@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from modelrouter.transcript import CallOptions, Message
 
-Wire = Literal["anthropic", "openai"]
+Wire = Literal["anthropic", "openai", "responses"]
 
 
 class RequestError(ValueError):
@@ -27,6 +27,8 @@ class AgentRequest:
     client: str | None = None  # the client program, from its user-agent
     key: str | None = None  # the team proxy key's name it came with (ledger rows, budgets)
     include_usage: bool = False  # OpenAI stream_options.include_usage
+    # Responses API: the request settings its response object repeats (tools, tool_choice…)
+    echo: dict[str, Any] = field(default_factory=dict)
 
 
 def client_name(user_agent: str | None) -> str | None:

@@ -1,0 +1,145 @@
+"""The proxy keeps the engine's guarantees for agents: files under `local_only` named by tool
+calls keep the task on local backends, thinking reaches only Anthropic, text-only backends
+are skipped for tool requests with the reason, and a client that hangs up stops the
+upstream call."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+from modelrouter.ledger import default_path, read_entries
+from support.fakes.provider import Reply
+from support.proxy import proxy_rules, running_proxy
+
+READ = {"name": "Read", "input_schema": {"type": "object"}}
+
+
+def _read_env_transcript() -> list[dict]:
+    return [
+        {"role": "user", "content": "rename the variable in .env"},
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": "Read",
+                    "input": {"file_path": "/w/.env"},
+                }
+            ],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "K=v"}],
+        },
+    ]
+
+
+def test_a_local_only_file_in_a_tool_call_keeps_the_task_local(fake_provider):
+    fake_provider.default("spare", Reply(text="done locally"))
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        reply = httpx.post(
+            f"{proxy.url}/v1/messages",
+            json={"model": "modelrouter/trivial", "max_tokens": 50, "tools": [READ],
+                  "messages": _read_env_transcript()},
+            timeout=30,
+        )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["x-modelrouter-backend"] == "spare"
+    assert fake_provider.requests_to("cheap") == []
+
+
+def test_a_local_only_task_with_no_local_backend_fails_closed(fake_provider):
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        reply = httpx.post(
+            f"{proxy.url}/v1/messages",
+            json={"model": "modelrouter/architecture", "max_tokens": 50, "tools": [READ],
+                  "messages": _read_env_transcript()},
+            timeout=30,
+        )  # fmt: skip
+    assert reply.status_code >= 500
+    assert ".env" in reply.json()["error"]["message"]
+    assert fake_provider.requests_to("claude") == []
+
+
+def test_thinking_is_dropped_for_other_providers(fake_provider):
+    fake_provider.default("cheap", Reply(text="ok"))
+    messages = [
+        {"role": "user", "content": "rename a"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "hmm", "signature": "sig=="},
+                {"type": "text", "text": "renamed"},
+            ],
+        },
+        {"role": "user", "content": "rename b too"},
+    ]
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        reply = httpx.post(
+            f"{proxy.url}/v1/messages",
+            json={"model": "modelrouter/trivial", "max_tokens": 50, "messages": messages},
+            timeout=30,
+        )
+    assert reply.status_code == 200
+    sent = json.dumps(fake_provider.requests_to("cheap")[0].body)
+    assert "hmm" not in sent and "sig==" not in sent and "renamed" in sent
+
+
+def test_a_client_that_hangs_up_cancels_the_job(fake_provider):
+    fake_provider.default("cheap", Reply(text="x" * 400, chunk_size=4, delay=0.02))
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        body = {"model": "modelrouter/trivial", "max_tokens": 50, "stream": True,
+                "messages": [{"role": "user", "content": "rename"}]}  # fmt: skip
+        with httpx.stream("POST", f"{proxy.url}/v1/messages", json=body, timeout=30) as r:
+            for line in r.iter_lines():
+                if "text_delta" in line:
+                    break
+        started = time.monotonic()
+        while time.monotonic() - started < 10:
+            if read_entries(default_path()):
+                break
+            time.sleep(0.05)
+        # Recorded long before the 8-second answer could have finished.
+        assert time.monotonic() - started < 5
+    assert [e.status for e in read_entries(default_path())] == ["cancelled"]
+
+
+PIXEL = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhf"
+    "DwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+
+
+def test_images_reach_backends_that_take_them_in_their_format(fake_provider):
+    fake_provider.default("gem", Reply(text="a red pixel"))
+    source = {"type": "base64", "media_type": "image/png", "data": PIXEL}
+    content = [{"type": "image", "source": source}, {"type": "text", "text": "what is this?"}]
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        reply = httpx.post(
+            f"{proxy.url}/v1/messages",
+            json={
+                "model": "gem",
+                "max_tokens": 50,
+                "messages": [{"role": "user", "content": content}],
+            },
+            timeout=30,
+        )
+    assert reply.status_code == 200, reply.text
+    parts = fake_provider.requests_to("gem")[0].body["contents"][0]["parts"]
+    assert parts[0] == {"inlineData": {"mimeType": "image/png", "data": PIXEL}}
+    assert parts[1] == {"text": "what is this?"}
+
+
+def test_text_only_backends_are_skipped_for_tool_requests_with_the_reason():
+    from modelrouter.engine import Job, capability_reason
+    from modelrouter.transcript import CallOptions, Message, Tool
+    from support.fakes.rules import backend, rules_with
+
+    cli = backend("tool", "cli", command=("cat",))
+    rules_with(cli)
+    job = Job([Message("user", "x")], "feature", options=CallOptions(tools=(Tool("Read"),)))
+    assert capability_reason(job, cli) == "a cli backend cannot take tool calls"
+    assert capability_reason(Job([Message("user", "x")], "feature"), cli) is None

@@ -1,0 +1,1 @@
+"""Helpers the tests share: editor, proxy, CLI, Neovim and PostgreSQL harnesses, a fake provider."""
