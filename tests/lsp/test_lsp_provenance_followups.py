@@ -68,6 +68,47 @@ async def test_an_edit_the_client_reports_late_still_gets_its_provenance(tmp_pat
         assert hover.range.start.line == 4 and hover.range.end.line == 5
 
 
+async def test_a_late_report_after_typing_elsewhere_places_provenance_on_the_moved_lines(
+    tmp_path, fake_provider
+):
+    # The user's typing above the range reaches the server before the edit's own report.
+    fake_provider.default("local", Reply(text=fenced(FIX), first_delay=0.5))
+    async with editor_session(tmp_path, fake_provider) as editor:
+        editor.report_delay = 1.0
+        uri = editor.open("circle.py", SOURCE)
+        running = asyncio.ensure_future(_fix(editor, uri))
+        await asyncio.sleep(0.2)
+        editor.type_text(uri, 1, 0, "import os\n")
+        result = await running
+        assert result["applied"] is True and "re-anchored" in result["message"]
+        assert editor.text(uri) == FIXED_SOURCE.replace("\n\n", "\nimport os\n\n", 1)
+        hover = await _hover_when_placed(editor, uri, 5, 6)
+        assert hover is not None and "tiny-local" in hover.contents.value
+        assert hover.range.start.line == 5 and hover.range.end.line == 6
+
+
+async def test_closing_a_document_drops_provenance_waiting_for_its_report(tmp_path, fake_provider):
+    fake_provider.default("local", Reply(text=fenced(FIX)))
+    async with editor_session(tmp_path, fake_provider) as editor:
+        editor.report_delay = 5.0
+        uri = editor.open("circle.py", SOURCE)
+        assert (await _fix(editor, uri))["applied"] is True
+        editor.close(uri)
+        # Reopened with the edited text: its first change must not place the old record.
+        reopened = editor.open("circle.py", FIXED_SOURCE)
+        editor.type_text(reopened, 6, 0, "# end\n")
+        assert await _hover_when_placed(editor, reopened, 4, 6, tries=10) is None
+
+
+async def _hover_when_placed(editor, uri, line, character, tries=40):
+    for _ in range(tries):
+        hover = await editor.hover(uri, line, character)
+        if hover is not None:
+            return hover
+        await asyncio.sleep(0.1)
+    return None
+
+
 async def test_follow_up_on_model_written_code_stays_on_its_model(tmp_path, fake_provider):
     fake_provider.reply("cloud", Reply(text=fenced(FIX)))
     fake_provider.default(

@@ -136,6 +136,7 @@ class EditorClient:
         # Seconds before an applied edit's didChange is sent (Neovim holds it back while a
         # Visual selection is active).
         self.report_delay = 0.0
+        self._held: dict[str, list[asyncio.TimerHandle]] = {}
         self.registrations: list[types.Registration] = []
 
     def uri(self, name: str) -> str:
@@ -158,6 +159,15 @@ class EditorClient:
         )
         return uri
 
+    def close(self, uri: str) -> None:
+        """Close a document; changes it still holds back are never reported."""
+        for held in self._held.pop(uri, []):
+            held.cancel()
+        del self.docs[uri]
+        self.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
+
     def type_text(self, uri: str, line: int, character: int, text: str) -> None:
         """Insert `text` at a position, as a user typing."""
         self._change(uri, _range(line, character, line, character), text)
@@ -177,9 +187,10 @@ class EditorClient:
             content_changes=[types.TextDocumentContentChangePartial(range=rng, text=new_text)],
         )
         if late and self.report_delay:
-            asyncio.get_running_loop().call_later(
+            held = asyncio.get_running_loop().call_later(
                 self.report_delay, self.client.text_document_did_change, params
             )
+            self._held.setdefault(uri, []).append(held)
         else:
             self.client.text_document_did_change(params)
 

@@ -98,6 +98,8 @@ def register(server: ModelRouterServer) -> None:
     def did_close(ls: ModelRouterServer, params: types.DidCloseTextDocumentParams) -> None:
         # The workspace copy is gone already; records were saved with the text they fit.
         ls.store.forget(params.text_document.uri)
+        if ls.jobs_if_started is not None:
+            ls.jobs_if_started.document_closed(params.text_document.uri)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,

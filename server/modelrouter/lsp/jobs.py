@@ -150,6 +150,10 @@ class Jobs:
         for place in self._late.pop(uri, []):
             place()
 
+    def document_closed(self, uri: str) -> None:
+        """Drop provenance still waiting for a change the closed document will never report."""
+        self._late.pop(uri, None)
+
     # --- entry point ----------------------------------------------------------------------
 
     async def run_command(self, args: dict[str, Any], *, redo: bool) -> dict[str, Any]:
@@ -635,6 +639,15 @@ class Jobs:
         except asyncio.TimeoutError:
             log.info("no didChange for the applied edit in %s", uri)
 
+    def _after_change(self, uri: str, version: int | None, then: Callable[[], None]) -> None:
+        """Run `then` once the document has moved past `version`, the version an edit was
+        sent against: at once when it has, else on its next change (Neovim holds `didChange`
+        back while a Visual selection is active, past the settle wait)."""
+        if self.ls.workspace.get_text_document(uri).version != version:
+            then()
+            return
+        self._late.setdefault(uri, []).append(then)
+
     async def _apply_rewrite(self, req: Request, outcome: Outcome) -> dict[str, Any]:
         snap = req.snapshot
         try:
@@ -678,7 +691,9 @@ class Jobs:
         if not ok:
             raise JobFailed(f"{why}; nothing was changed")
         await self._await_change(snap.uri, now_version)
-        self._remember(snap.uri, start, new_text, req, outcome, sent_to=now_version)
+        self._after_change(
+            snap.uri, now_version, lambda: self._remember(snap.uri, start, new_text, req, outcome)
+        )
         moved = " (re-anchored after your edits)" if now_version != snap.version else ""
         return {"applied": True, "message": f"applied {req.action.title}{moved}"}
 
@@ -705,27 +720,10 @@ class Jobs:
         return edits.widen_to_echoed_lines(code, snap.text, snap.start, snap.end)
 
     def _remember(
-        self,
-        uri: str,
-        start: int,
-        new_text: str,
-        req: Request,
-        outcome: Outcome,
-        *,
-        sent_to: int | None = None,
+        self, uri: str, start: int, new_text: str, req: Request, outcome: Outcome
     ) -> None:
-        """Record provenance for text the client now holds at `start` (or nearby).
-
-        `sent_to` is the document version the edit was sent against: while the client still
-        reports that version it has not told us about the edit yet (Neovim holds `didChange`
-        back while a Visual selection is active), so placing waits for its next change."""
-        doc = self.ls.workspace.get_text_document(uri)
-        text = doc.source
-        if sent_to is not None and doc.version == sent_to:
-            self._late.setdefault(uri, []).append(
-                lambda: self._remember(uri, start, new_text, req, outcome)
-            )
-            return
+        """Record provenance for text the client now holds at `start` (or nearby)."""
+        text = self.ls.workspace.get_text_document(uri).source
         if text[start : start + len(new_text)] != new_text:
             # The client changed the text differently (or not yet): a record placed by a
             # search could sit on a twin of the edit, so none is made.
