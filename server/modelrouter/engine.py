@@ -666,7 +666,7 @@ def _restored(parts: tuple[Part, ...], redactor: Redactor) -> tuple[Part, ...]:
         if isinstance(p, Text):
             p = Text(redactor.restore(p.text))
         elif isinstance(p, ToolCall):
-            p = dataclasses.replace(p, arguments=redactor.restore(p.arguments))
+            p = dataclasses.replace(p, arguments=redactor.restore(p.arguments, in_json=True))
         out.append(p)
     return tuple(out)
 
@@ -709,7 +709,9 @@ class _Restoring:
             self.flush()
             inner = event.event
             if isinstance(inner, ToolCallDelta):
-                restorer = self._calls.setdefault(inner.index, StreamRestorer(self._redactor))
+                restorer = self._calls.setdefault(
+                    inner.index, StreamRestorer(self._redactor, in_json=True)
+                )
                 text = restorer.feed(inner.arguments)
                 if not text:
                     return

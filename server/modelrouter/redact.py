@@ -22,6 +22,7 @@ What counts as a secret (see `scan`):
 
 from __future__ import annotations
 
+import json
 import keyword
 import math
 import re
@@ -476,11 +477,19 @@ class Redactor:
         self._choose_prefix(texts)
         return [self.redact(text, path=path) for text in texts]
 
-    def restore(self, text: str) -> str:
-        """`text` with every placeholder this redactor issued replaced by its original value."""
+    def restore(self, text: str, *, in_json: bool = False) -> str:
+        """`text` with every placeholder this redactor issued replaced by its original value.
+
+        `in_json`: `text` is JSON (tool-call arguments), so a placeholder sits inside a JSON
+        string and its value is escaped there; a `"` or `\\` in a secret must not break it.
+        """
         if not self._by_placeholder or not text:
             return text
         assert self._restore_re is not None
+        if in_json:
+            return self._restore_re.sub(
+                lambda m: _json_string_body(self._by_placeholder[m.group(0)]), text
+            )
         return self._restore_re.sub(lambda m: self._by_placeholder[m.group(0)], text)
 
     def missing(self, text: str) -> list[str]:
@@ -510,14 +519,21 @@ class Redactor:
         return placeholder
 
 
+def _json_string_body(value: str) -> str:
+    """`value` escaped as the inside of a JSON string (without the quotes)."""
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
 class StreamRestorer:
     """Restores placeholders in streamed text, holding back a chunk tail that may be cut mid-way.
 
-    Feed chunks with `feed`; call `flush` at the end of the stream.
+    Feed chunks with `feed`; call `flush` at the end of the stream. `in_json`: the stream
+    is JSON (tool-call arguments), values are restored JSON-escaped.
     """
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, *, in_json: bool = False) -> None:
         self._redactor = redactor
+        self._in_json = in_json
         self._pending = ""
         self._longest = max((len(p) for p in redactor._by_placeholder), default=0)
 
@@ -537,9 +553,9 @@ class StreamRestorer:
                 break
             idx = text.find(self._redactor._prefix[:1], idx + 1)
         ready, self._pending = text[:cut], text[cut:]
-        return self._redactor.restore(ready)
+        return self._redactor.restore(ready, in_json=self._in_json)
 
     def flush(self) -> str:
         """Whatever is still held back, restored."""
         text, self._pending = self._pending, ""
-        return self._redactor.restore(text)
+        return self._redactor.restore(text, in_json=self._in_json)
