@@ -28,6 +28,7 @@ from modelrouter.context import ContextError, build_context
 from modelrouter.document import Document
 from modelrouter.engine import AttemptStarted, EngineError, FellBack, Job, Outcome, Progress
 from modelrouter.errors import JobFailed, RoutingError
+from modelrouter.lsp.contract import Position, Range, RedoArgs, RunArgs, RunResult, parse
 from modelrouter.positions import LineIndex, Pos, newline_of, position_at, strip_break
 from modelrouter.provenance import Record
 from modelrouter.python_syntax import edit_breaks_python
@@ -156,7 +157,7 @@ class Jobs:
 
     # --- entry point ----------------------------------------------------------------------
 
-    async def run_command(self, args: dict[str, Any], *, redo: bool) -> dict[str, Any]:
+    async def run_command(self, args: Any, *, redo: bool) -> RunResult:
         """`modelrouter.run` / `modelrouter.redo`: run in a task of its own so that any of
         the cancellation routes can stop it, and report the result as a plain object."""
         job_id = uuid.uuid4().hex
@@ -169,7 +170,7 @@ class Jobs:
             if not inner.cancelled():
                 raise
             log.info("request cancelled; nothing applied")
-            return {"applied": False, "message": "cancelled; nothing applied"}
+            return RunResult(applied=False, message="cancelled; nothing applied")
         finally:
             self.running.pop(job_id, None)
             for doc, mark in self._marks.pop(job_id, []):
@@ -177,11 +178,14 @@ class Jobs:
             self.ls.forget_plans()
             self.ls.send_status()
 
-    async def _job(self, args: dict[str, Any], *, redo: bool, job_id: str) -> dict[str, Any]:
+    async def _job(self, raw: Any, *, redo: bool, job_id: str) -> RunResult:
         _JOB.set(job_id)
         try:
-            _check_args(args, redo=redo)
-            req = self._redo_request(args) if redo else await self._request(args)
+            req = (
+                self._redo_request(parse(raw, redo=True))
+                if redo
+                else await self._request(parse(raw, redo=False))
+            )
             outcome = await self._call(req, job_id)
             try:
                 return await self._apply(req, outcome)
@@ -190,14 +194,14 @@ class Jobs:
                 raise
         except JobFailed as exc:
             self.ls.show(f"ModelRouter: {exc}", types.MessageType.Warning)
-            result: dict[str, Any] = {"applied": False, "message": str(exc)}
+            result = RunResult(applied=False, message=str(exc))
             if exc.outcome is not None:
                 result.update(backend=exc.outcome.backend, model=exc.outcome.model, tier=exc.tier)
             return result
 
     # --- building the request -------------------------------------------------------------
 
-    def _snapshot(self, uri: str, rng: dict[str, Any] | None) -> Snapshot:
+    def _snapshot(self, uri: str, rng: Range | None) -> Snapshot:
         opened = self._open_document(uri)
         doc: Any = opened or self.ls.workspace.get_text_document(uri)
         try:
@@ -210,15 +214,15 @@ class Jobs:
         if rng is None:
             start = end = 0
         else:
-            first = min(rng["start"]["line"], rng["end"]["line"])
+            first = min(rng.start.line, rng.end.line)
             if first >= lines.line_count:
                 # Clamping would send the model an empty selection and insert at the end.
                 raise JobFailed(
                     f"the range starts at line {first + 1}, past the end of the document "
                     f"({lines.line_count} lines); nothing was changed"
                 )
-            start = lines.offset_at(_pos(rng["start"]), enc)
-            end = lines.offset_at(_pos(rng["end"]), enc)
+            start = lines.offset_at(Pos(rng.start.line, rng.start.character), enc)
+            end = lines.offset_at(Pos(rng.end.line, rng.end.character), enc)
         if start > end:
             start, end = end, start
         if start == end:
@@ -269,21 +273,17 @@ class Jobs:
             )
         return text, now.version if now is not None else snap.version, snap.start, snap.end
 
-    async def _request(self, args: dict[str, Any]) -> Request:
+    async def _request(self, args: RunArgs) -> Request:
         rules = self.ls.ensure_rules()
         if rules is None:
             raise JobFailed("no usable rules: " + "; ".join(self.ls.rules_errors))
-        action_id = args.get("action")
-        action = rules.actions.get(action_id or "")
+        action = rules.actions.get(args.action)
         if action is None:
-            raise JobFailed(f"unknown action {action_id!r}")
-        uri = args.get("uri")
-        if not uri:
-            raise JobFailed("no document given")
-        instruction = (args.get("instruction") or "").strip() or None
+            raise JobFailed(f"unknown action {args.action!r}")
+        instruction = (args.instruction or "").strip() or None
         if action.needs_instruction and not instruction:
             raise JobFailed(f"{action.title} needs an instruction")
-        snap = self._snapshot(uri, args.get("range"))
+        snap = self._snapshot(args.uri, args.range)
         selection = snap.text[snap.start : snap.end]
         # A follow-up on model-written code keeps that conversation and, unless the new
         # action needs a stronger tier, its tier and model.
@@ -309,7 +309,7 @@ class Jobs:
             raise JobFailed(str(exc)) from None
         req = Request(action, snap, decision.tier, decision.reason, [])
         req.prefer_backend = decision.prefer_backend
-        diagnostics = list(args.get("diagnostics") or [])
+        diagnostics = list(args.diagnostics)
         if follows and prior is not None:
             ctx = self._context(req, diagnostics)
             transcript = [Message(**m) for m in prior.transcript]
@@ -324,13 +324,12 @@ class Jobs:
             )
         return req
 
-    def _redo_request(self, args: dict[str, Any]) -> Request:
+    def _redo_request(self, args: RedoArgs) -> Request:
         rules = self.ls.ensure_rules()
         if rules is None:
             raise JobFailed("no usable rules: " + "; ".join(self.ls.rules_errors))
-        uri = args.get("uri") or ""
-        pos = _pos(args.get("position") or {"line": 0, "character": 0})
-        record = self.ls.store.at(uri, (pos.line, pos.character))
+        uri = args.uri
+        record = self.ls.store.at(uri, (args.position.line, args.position.character))
         if record is None:
             raise JobFailed("no model-written code here to redo")
         try:
@@ -340,10 +339,7 @@ class Jobs:
         action = rules.actions.get(record.action)
         if action is None:
             raise JobFailed(f"action {record.action!r} is no longer in the rules")
-        rng = {
-            "start": {"line": record.start[0], "character": record.start[1]},
-            "end": {"line": record.end[0], "character": record.end[1]},
-        }
+        rng = Range(Position(*record.start), Position(*record.end))
         snap = self._snapshot(uri, rng)
         transcript = [Message(**m) for m in record.transcript]
         messages = prompts.retry(
@@ -534,7 +530,7 @@ class Jobs:
 
     # --- applying -------------------------------------------------------------------------
 
-    async def _apply(self, req: Request, outcome: Outcome) -> dict[str, Any]:
+    async def _apply(self, req: Request, outcome: Outcome) -> RunResult:
         kind = req.action.kind
         if kind == "answer":
             result = await self._show_answer(req, outcome)
@@ -648,7 +644,7 @@ class Jobs:
             return
         self._late.setdefault(uri, []).append(then)
 
-    async def _apply_rewrite(self, req: Request, outcome: Outcome) -> dict[str, Any]:
+    async def _apply_rewrite(self, req: Request, outcome: Outcome) -> RunResult:
         snap = req.snapshot
         try:
             code = edits.extract_code(outcome.text, snap.language_id)
@@ -738,7 +734,7 @@ class Jobs:
         self.ls.store.add(uri, self._record(req, outcome, p0, p1))
         self.ls.store.save(uri, text)
 
-    async def _apply_tests(self, req: Request, outcome: Outcome) -> dict[str, Any]:
+    async def _apply_tests(self, req: Request, outcome: Outcome) -> RunResult:
         snap = req.snapshot
         if snap.path is None:
             raise JobFailed("tests need a saved file; nothing was changed")
@@ -808,7 +804,7 @@ class Jobs:
         shown = edits.relative_posix(path, self.ls.root)
         return {"applied": True, "message": f"tests {verb} {shown}", "uri": uri}
 
-    async def _apply_design(self, req: Request, outcome: Outcome) -> dict[str, Any]:
+    async def _apply_design(self, req: Request, outcome: Outcome) -> RunResult:
         snap = req.snapshot
         note = hide_values(outcome.text.strip(), self.ls.engine.api_keys())
         if not note:
@@ -860,7 +856,7 @@ class Jobs:
             "uri": uri,
         }
 
-    async def _show_answer(self, req: Request, outcome: Outcome) -> dict[str, Any]:
+    async def _show_answer(self, req: Request, outcome: Outcome) -> RunResult:
         """An answer changes no code: it is written to a Markdown file in the data directory,
         shown to the user, and returned to the client."""
         # An answer is prose, not the user's code: a configured key it quotes stays hidden.
@@ -904,47 +900,6 @@ def _client_shows_answers(ls: ModelRouterServer) -> bool:
     experimental = ls.client_capabilities.experimental
     own = experimental.get("modelrouter") if isinstance(experimental, dict) else None
     return isinstance(own, dict) and own.get("showAnswers") is True
-
-
-def _check_args(args: Any, *, redo: bool) -> None:
-    """Refuse malformed command arguments with a message saying which one is wrong."""
-    name = "modelrouter.redo" if redo else "modelrouter.run"
-    if not isinstance(args, dict):
-        raise JobFailed(f"{name} expects one object argument")
-    if not isinstance(args.get("uri"), str) or not args["uri"]:
-        raise JobFailed(f"{name}: 'uri' must be a document URI")
-    if redo:
-        if args.get("position") is not None:
-            _check_position(args["position"], f"{name}: 'position'")
-        return
-    if not isinstance(args.get("action"), str) or not args["action"]:
-        raise JobFailed(f"{name}: 'action' must be an action id")
-    rng = args.get("range")
-    if rng is not None:
-        if not isinstance(rng, dict) or "start" not in rng or "end" not in rng:
-            raise JobFailed(f"{name}: 'range' must be {{start, end}}")
-        _check_position(rng["start"], f"{name}: 'range.start'")
-        _check_position(rng["end"], f"{name}: 'range.end'")
-    if args.get("instruction") is not None and not isinstance(args["instruction"], str):
-        raise JobFailed(f"{name}: 'instruction' must be text")
-    diagnostics = args.get("diagnostics")
-    if diagnostics is not None and not (
-        isinstance(diagnostics, list) and all(isinstance(d, str) for d in diagnostics)
-    ):
-        raise JobFailed(f"{name}: 'diagnostics' must be a list of strings")
-
-
-def _check_position(raw: Any, what: str) -> None:
-    ok = isinstance(raw, dict) and all(
-        isinstance(raw.get(k), int) and not isinstance(raw.get(k), bool) and raw[k] >= 0
-        for k in ("line", "character")
-    )
-    if not ok:
-        raise JobFailed(f"{what} must be {{line, character}} with whole numbers from 0")
-
-
-def _pos(raw: dict[str, Any]) -> Pos:
-    return Pos(int(raw.get("line", 0)), int(raw.get("character", 0)))
 
 
 def _lsp(p: Pos) -> types.Position:
