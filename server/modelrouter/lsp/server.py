@@ -1,9 +1,10 @@
-"""The pygls server: state, settings, rules reloading, and thin LSP handlers.
+"""The pygls server: state, rules reloading, status, and the edges of JSON-RPC.
 
 Only what the `initialize` response needs is imported at start-up; rules, the engine
 (httpx), tree-sitter and the ledger load after it, so editors get a fast handshake.
 Listing code actions reads the loaded rules and the router's in-memory plan: no parsing of
-the document, no network. The heavy work (context, model call, edits) lives in `jobs.py`.
+the document, no network. The heavy work (context, model call, edits) lives in `jobs.py` and
+the modules it drives (`requests.py`, `progress.py`, `workspace_edits.py`).
 """
 
 from __future__ import annotations
