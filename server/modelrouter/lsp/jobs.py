@@ -28,6 +28,7 @@ from modelrouter.context import ContextError, build_context
 from modelrouter.document import Document
 from modelrouter.engine import AttemptStarted, EngineError, FellBack, Job, Outcome, Progress
 from modelrouter.errors import JobFailed, RoutingError
+from modelrouter.fixers import fixers_for
 from modelrouter.positions import LineIndex, Pos, newline_of, position_at, strip_break
 from modelrouter.provenance import Record
 from modelrouter.python_syntax import edit_breaks_python
@@ -394,6 +395,9 @@ class Jobs:
 
     async def _call(self, req: Request, job_id: str) -> Outcome:
         job = self._engine_job(req)
+        fixed = await self._fixed(req, job)
+        if fixed is not None:
+            return fixed
         if req.action.kind != "rewrite" or req.escalated is not None:
             return await self._engine_run(req, job, job_id)
         rules = self.ls.rules
@@ -422,6 +426,20 @@ class Jobs:
             run, job, [syntax], EscalationPolicy(rules), on_escalate=escalated
         )
         return checked.outcome
+
+    async def _fixed(self, req: Request, job: Job) -> Outcome | None:
+        """The answer of a deterministic fixer for the action, if one changes the selection.
+        A redo asks for a stronger model, so it skips the fixers."""
+        rules = self.ls.rules
+        if rules is None or req.action.kind != "rewrite" or req.redo_of is not None:
+            return None
+        snap = req.snapshot
+        found = fixers_for(rules, req.action.id, snap.language_id)
+        selection = snap.text[snap.start : snap.end]
+        outcome = await self.ls.engine.answer_by_fixer(job, found, selection, snap.language_id)
+        if outcome is not None:
+            self.ls.last_backend, self.ls.last_model = outcome.backend, outcome.model
+        return outcome
 
     async def _broken_python(self, req: Request, outcome: Outcome) -> str | None:
         """Why the edited code stops parsing as Python, when it parsed before (checked on the
@@ -586,6 +604,7 @@ class Jobs:
                 for m in [*req.messages, outcome.as_message()]
             ],
             ledger_id=outcome.ledger_id,
+            fixer=outcome.fixer,
         )
 
     def _annotation(self, outcome: Outcome) -> tuple[str, types.ChangeAnnotation] | None:
