@@ -471,15 +471,17 @@ def _card(key: str, value: str, sub: str, data: str) -> str:
     )
 
 
-def _source_table(summary: dict) -> str:
+def _group_table(summary: dict, heading: str, attr: str) -> str:
+    """Requests, spend, savings and fallbacks per group (a source or a proxy key)."""
     rows = "".join(
-        f'<tr data-source="{_e(r["key"])}"><td>{_e(r["key"])}</td><td class="n">{r["requests"]:,}'
+        f'<tr data-{attr}="{_e(r["key"])}"><td>{_e(r["key"])}</td><td class="n">{r["requests"]:,}'
         f'</td><td class="n">{_usd(r["spend_usd"])}</td><td class="n">{_usd(r["saved_usd"])}</td>'
         f'<td class="n">{100 * r["fallback_rate"]:.1f}%</td></tr>'
         for r in summary["by"]
     )
     return (
-        '<table><thead><tr><th>from</th><th class="n">requests</th><th class="n">spend</th>'
+        f'<table><thead><tr><th>{_e(heading)}</th><th class="n">requests</th>'
+        '<th class="n">spend</th>'
         f'<th class="n">saved</th><th class="n">fell back</th></tr></thead><tbody>{rows}'
         "</tbody></table>"
     )
@@ -565,11 +567,17 @@ def render(
         ("By backend", _backend_table(s) if s["by"] else '<p class="muted">No requests.</p>'),
         (
             "By source (editor, command line, proxy clients)",
-            _source_table(summarize(entries, by="source", since=since, until=until))
+            _group_table(
+                summarize(entries, by="source", since=since, until=until), "from", "source"
+            )
             if entries
             else '<p class="muted">No requests.</p>',
         ),
     ]
+    if any(e.key for e in entries):
+        # Only a team's proxy writes keys; a single user's report has no such section.
+        by_key = summarize(entries, by="key", since=since, until=until)
+        sections.append(("By proxy key", _group_table(by_key, "key", "key")))
     body = "".join(f"<section><h2>{_e(t)}</h2>{c}</section>" for t, c in sections)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
 from modelrouter.cli import main
 from modelrouter.ledger import Ledger
-from modelrouter.report import render
+from modelrouter.report import _usd, render
 from modelrouter.stats import day_of, percentile
 from support.ledger_samples import entry, make_rules, week_of_entries
 
@@ -160,3 +162,33 @@ def test_money_axis_labels_are_distinct_even_for_tiny_amounts():
     for top, ticks in [(0.0005, 5), (0.025, 5), (0.001, 5), (2.0, 4)]:
         labels = [_usd_tick(top * i / ticks, top / ticks) for i in range(ticks + 1)]
         assert len(set(labels)) == len(labels), labels
+
+
+def test_a_team_report_shows_spend_and_savings_per_proxy_key(week):
+    rng = random.Random(3)
+    keyed = [replace(e, key=rng.choice(["alice", "ci-bot", None])) for e in week]
+    html = render(keyed, since=NOW - 7 * 86400, until=NOW)
+    expected: dict[str, list] = defaultdict(lambda: [0, 0.0, 0.0])
+    for e in keyed:
+        row = expected[e.key or "(no key)"]
+        row[0] += 1
+        row[1] += e.cost_usd
+        row[2] += e.top_tier_cost_usd - e.cost_usd
+    cells = re.findall(
+        r'<tr data-key="([^"]+)"><td>[^<]*</td><td class="n">([\d,]+)</td>'
+        r'<td class="n">([^<]+)</td><td class="n">([^<]+)</td>',
+        html,
+    )
+    assert {k: (int(n.replace(",", "")), s, v) for k, n, s, v in cells} == {
+        k: (n, _usd(spend), _usd(saved)) for k, (n, spend, saved) in expected.items()
+    }
+    assert "By proxy key" in html
+    # One person's ledger (no keys) has no per-key section at all.
+    assert "By proxy key" not in render(week, until=NOW)
+
+
+def test_the_report_shows_each_source_with_its_request_count(week):
+    sourced = [replace(e, source="proxy" if i % 3 else "lsp") for i, e in enumerate(week)]
+    html = render(sourced, until=NOW)
+    cells = re.findall(r'<tr data-source="([^"]+)"><td>[^<]*</td><td class="n">([\d,]+)</td>', html)
+    assert dict((k, int(n)) for k, n in cells) == dict(Counter(e.source for e in sourced))

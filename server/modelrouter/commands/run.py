@@ -3,6 +3,8 @@
 Uses the proxy already listening on 127.0.0.1:8082 when there is one; otherwise starts one
 on a free loopback port for the command's lifetime. The command gets
 `ANTHROPIC_BASE_URL` and `OPENAI_BASE_URL` pointing at it; its exit code is returned.
+Codex ignores `OPENAI_BASE_URL` for custom providers, so a `codex` command also gets `-c`
+overrides naming the proxy as its Responses provider: nothing is written to `~/.codex`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -39,7 +42,33 @@ def environment(url: str) -> dict[str, str]:
     env = dict(os.environ)
     env["ANTHROPIC_BASE_URL"] = url
     env["OPENAI_BASE_URL"] = f"{url}/v1"
+    env.setdefault(CODEX_KEY_ENV, os.environ.get("MODELROUTER_PROXY_KEY") or "modelrouter")
     return env
+
+
+# The environment variable Codex reads the proxy key from (any value when the proxy has none).
+CODEX_KEY_ENV = "MODELROUTER_CODEX_KEY"
+
+
+def codex_overrides(url: str) -> list[str]:
+    """Codex `-c` options that make the proxy its model provider for this run only."""
+    provider = "model_providers.modelrouter"
+    settings = {
+        f"{provider}.name": '"ModelRouter"',
+        f"{provider}.base_url": f'"{url}/v1"',
+        f"{provider}.wire_api": '"responses"',
+        f"{provider}.env_key": f'"{CODEX_KEY_ENV}"',
+        "model_provider": '"modelrouter"',
+        "model": '"modelrouter/auto"',  # a `-m` on the command line still wins
+    }
+    return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
+
+
+def command_line(argv: list[str], url: str) -> list[str]:
+    """`argv` with the options its agent needs to use the proxy at `url` (Codex only)."""
+    if Path(argv[0]).name in ("codex", "codex.exe", "codex.cmd"):
+        return [argv[0], *codex_overrides(url), *argv[1:]]
+    return argv
 
 
 def run_with_proxy(argv: list[str], rules_path: str | None, name: str) -> int:
@@ -58,7 +87,7 @@ def run_with_proxy(argv: list[str], rules_path: str | None, name: str) -> int:
         proxy = BackgroundProxy(build(rules, key_from(None))).start()
         url = proxy.url
     try:
-        return subprocess.call(argv, env=environment(url))
+        return subprocess.call(command_line(argv, url), env=environment(url))
     except FileNotFoundError:
         print(f"modelrouter {name}: command not found: {argv[0]}", file=sys.stderr)
         return 127
