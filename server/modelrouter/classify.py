@@ -82,6 +82,10 @@ class _Phrase:
     anchored: bool
 
 
+# A word's phrases (by their first word) and its kinds of work as (route, pattern).
+_WordRoutes = tuple[tuple[_Phrase, ...], tuple[tuple[int, str], ...]]
+
+
 @dataclass
 class _CompiledRoute:
     route: Route
@@ -102,7 +106,8 @@ class CompiledRules:
         # User `re:` patterns run with a time bound (RouteRegex); generated ones are safe.
         self.regexes: list[tuple[re.Pattern[str] | RouteRegex, int, str]] = []
         self.kinds: dict[str, list[tuple[int, str]]] = {}  # concept -> (route, pattern)
-        self._word_cache: dict[str, tuple[_Phrase, ...]] = {}
+        self._word_cache: dict[str, _WordRoutes] = {}
+        self.always: frozenset[int] = frozenset()  # routes without patterns
         for index, route in enumerate(rules.routes):
             label = (
                 route.name or f"route {index + 1} ({route.file.rsplit('/', 1)[-1]}:{route.line})"
@@ -118,6 +123,7 @@ class CompiledRules:
             )
             for pattern in route.patterns:
                 self._add(pattern, index)
+        self.always = frozenset(i for i, cr in enumerate(self.routes) if cr.always)
 
     def _add(self, pattern: str, index: int) -> None:
         if pattern.startswith(KIND_PREFIX):
@@ -151,13 +157,15 @@ class CompiledRules:
         else:
             self.exact.setdefault(first, []).append(phrase)
 
-    def phrases_for(self, word: str) -> tuple[_Phrase, ...]:
-        """Phrases whose first word matches `word` (cached per distinct word)."""
+    def routes_for(self, word: str) -> _WordRoutes:
+        """Phrases whose first word matches `word`, and the (route, pattern) of each kind of
+        work the word is, in the order they count (cached per distinct word)."""
         found = self._word_cache.get(word)
         if found is None:
             hits = list(self.exact.get(word, ()))
             hits.extend(p for prefix, p in self.prefixes if word.startswith(prefix))
-            found = tuple(hits)
+            kinds = tuple(hit for concept in concepts(word) for hit in self.kinds.get(concept, ()))
+            found = (tuple(hits), kinds)
             if len(self._word_cache) < 100_000:
                 self._word_cache[word] = found
         return found
@@ -238,9 +246,13 @@ def classify_rules(
     words = intent_words(scan)
     n = len(words)
     singles: list[tuple[int, _Phrase]] = []
+    kinds: list[tuple[int, tuple[tuple[int, str], ...]]] = []
     covered: set[int] = set()  # word positions inside a matched phrase of several words
     for i, word in enumerate(words):
-        for phrase in compiled.phrases_for(word):
+        phrases, word_kinds = compiled.routes_for(word)
+        if word_kinds:
+            kinds.append((i, word_kinds))
+        for phrase in phrases:
             if phrase.route in hits or (phrase.anchored and i != start):
                 continue
             rest = phrase.words
@@ -260,14 +272,12 @@ def classify_rules(
     for i, phrase in singles:
         if phrase.route not in hits and i not in covered:
             hits[phrase.route] = phrase.pattern
-    if compiled.kinds:
-        for i, word in enumerate(words):
-            if i in covered:
-                continue
-            for concept in concepts(word):
-                for index, pattern in compiled.kinds.get(concept, ()):
-                    if index not in hits:
-                        hits[index] = pattern
+    for i, word_kinds in kinds:
+        if i in covered:
+            continue
+        for index, pattern in word_kinds:
+            if index not in hits:
+                hits[index] = pattern
     if compiled.substrings and _SPACELESS.search(lower):
         for sub, index, pattern in compiled.substrings:
             if index not in hits and sub in lower:
@@ -278,10 +288,10 @@ def classify_rules(
 
     matched: list[Match] = []
     scores: dict[str, float] = {}
-    for index, cr in enumerate(compiled.routes):
+    # Only the routes that matched or need no pattern, in the rules' order.
+    for index in sorted(hits.keys() | compiled.always):
+        cr = compiled.routes[index]
         pattern = hits.get(index)
-        if pattern is None and not cr.always:
-            continue
         if not _filters_pass(cr, language, path, tokens):
             continue
         route = cr.route

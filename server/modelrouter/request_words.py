@@ -55,20 +55,21 @@ class Token(NamedTuple):
     text: str
 
 
-_last: tuple[str, tuple[Token, ...]] = ("", ())
+# The rule classifier (a commit subject's head, then the request), the intents and the
+# learned model scan the same request one after the other, so the last few results are kept.
+_RECENT_SIZE = 4
+_recent: dict[str, tuple[Token, ...]] = {}
 
 
 def scan(text: str) -> tuple[Token, ...]:
-    """The tokens of `text` (see the module docstring).
-
-    The rule classifier, the intents and the learned model all scan the same request one
-    after the other, so the last result is kept.
-    """
-    global _last
-    if text == _last[0]:
-        return _last[1]
+    """The tokens of `text` (see the module docstring)."""
+    tokens = _recent.get(text)
+    if tokens is not None:
+        return tokens
     tokens = tuple(_scan(text))
-    _last = (text, tokens)
+    if len(_recent) >= _RECENT_SIZE:
+        del _recent[next(iter(_recent))]
+    _recent[text] = tokens
     return tokens
 
 
