@@ -1,14 +1,15 @@
 """Proxy overhead: `modelrouter serve` in front of a loopback provider versus calling it directly.
 
 The fake provider and the proxy each run in their own process; the client streams OpenAI
-chat completions either straight from the provider or through the proxy (model
+chat completions either straight from the provider or through the proxy (with `--api
+responses`, through the proxy's Responses endpoint, as Codex calls it; model
 `modelrouter/auto`, so classification, routing, the engine, the ledger and both wire
 translations are all in the path). Printed: time to first token and to last, p50 and p99,
 at 1 and at 64 concurrent streams, the added latency, requests per second, and the proxy's
 memory. Targets on a 2-core machine: <= 1 ms added p50 to first token at 1 stream, <= 5 ms
 added p99 at 64 streams.
 
-    python bench/proxy.py [--requests N] [--chunks C]
+    python bench/proxy.py [--requests N] [--chunks C] [--api chat|responses]
 """
 
 from __future__ import annotations
@@ -62,22 +63,24 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round((len(s) - 1) * q / 100))]
 
 
+PROMPT = "Rename x to count in this loop."
+
+
 async def one(client: httpx.AsyncClient, url: str) -> tuple[float, float]:
-    body = {
-        "model": "modelrouter/auto",
-        "stream": True,
-        "messages": [{"role": "user", "content": "Rename x to count in this loop."}],
-    }
+    responses = url.endswith("/responses")
+    body: dict = {"model": "modelrouter/auto", "stream": True}
+    if responses:
+        body["input"] = PROMPT
+    else:
+        body["messages"] = [{"role": "user", "content": PROMPT}]
+    # The first answer text: a chat chunk's content, or a Responses text delta.
+    marker = '"delta":"x' if responses else '"content":"x'
     start = time.perf_counter()
     first = None
     async with client.stream("POST", url, json=body) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
-            if (
-                first is None
-                and line.startswith("data: ")
-                and '"content":"x' in line.replace(" ", "")
-            ):
+            if first is None and line.startswith("data: ") and marker in line.replace(" ", ""):
                 first = time.perf_counter() - start
     return first or 0.0, time.perf_counter() - start
 
@@ -128,6 +131,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--chunks", type=int, default=50, help="streamed chunks per answer")
+    parser.add_argument(
+        "--api", choices=("chat", "responses"), default="chat", help="the proxy endpoint"
+    )
     args = parser.parse_args()
     data = tempfile.mkdtemp(prefix="mr-bench-")
     env = {**os.environ, "MODELROUTER_DATA_DIR": data}
@@ -159,9 +165,13 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         wait_ready(f"http://127.0.0.1:{port}/healthz")
-        proxied = f"http://127.0.0.1:{port}/v1/chat/completions"
+        endpoint = "responses" if args.api == "responses" else "chat/completions"
+        proxied = f"http://127.0.0.1:{port}/v1/{endpoint}"
         idle = memory_kib(proxy.pid)[0]
-        print(f"proxy bench: {args.requests} streamed requests of {args.chunks} chunks each")
+        print(
+            f"proxy bench: {args.requests} streamed requests of {args.chunks} chunks each, "
+            f"proxy endpoint /v1/{endpoint}"
+        )
         print(f"{'streams':>7} {'path':>8} {'ttft p50':>9} {'ttft p99':>9} {'last p50':>9} "
               f"{'last p99':>9} {'req/s':>7}")  # fmt: skip
         summary = {}
