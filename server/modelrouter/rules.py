@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from modelrouter.classify import KIND_PREFIX, compile_rules
+from modelrouter.classify import KIND_PREFIX, REGEX_PREFIX, compile_rules
 from modelrouter.config import (
     BACKEND_TYPES,
     Action,
@@ -39,7 +39,6 @@ from modelrouter.request_words import LEXICON
 RULES_ENV = "MODELROUTER_RULES"
 WORKSPACE_FILE = ".modelrouter.yaml"
 USER_FILE = "rules.yaml"
-REGEX_PREFIX = "re:"
 AUTO_TIER = "auto"
 PROXY_CHEAPEST = "cheapest"  # proxy.models target: the cheapest tier
 ACTION_KINDS = ("rewrite", "tests", "design", "answer")

@@ -136,3 +136,18 @@ async def test_tcp_mode_serves_a_client_that_connects(tmp_path, fake_provider):
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
+
+
+async def test_confirm_edits_that_is_not_true_or_false_is_refused_with_a_warning(
+    tmp_path, fake_provider
+):
+    fake_provider.default("cloud", Reply(text=fenced(FIXED)))
+    async with editor_session(tmp_path, fake_provider, settings={"confirmEdits": "yes"}) as editor:
+        uri = editor.open("f.py", SOURCE)
+        await editor.execute("modelrouter.run", {"action": "implement", "uri": uri, "range": RANGE})
+        (annotation,) = editor.applied[0].edit.change_annotations.values()
+        assert annotation.needs_confirmation is False  # the rules file's default kept
+        warnings = [m.message for m in editor.client.messages if "confirmEdits" in m.message]
+        assert warnings == [
+            'ModelRouter: setting confirmEdits must be true or false, not "yes"; keeping null'
+        ]

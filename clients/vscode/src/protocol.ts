@@ -31,6 +31,7 @@ export interface RunArgs {
   uri: string;
   range: LspRange;
   instruction?: string;
+  diagnostics?: string[];
 }
 
 export interface RedoArgs {
@@ -44,6 +45,8 @@ export interface RunResult {
   model?: string | null;
   tier?: string | null;
   message?: string | null;
+  answer?: string;
+  uri?: string;
 }
 
 export interface ActionInfo {

@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from modelrouter.classify import REGEX_PREFIX
 from modelrouter.config import Rules
 from modelrouter.route_regex import backtracking_risk
-from modelrouter.rules import REGEX_PREFIX, check_rules, find_rules_file, load_rules
+from modelrouter.rules import check_rules, find_rules_file, load_rules
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

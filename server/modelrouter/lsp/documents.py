@@ -9,13 +9,16 @@ change events. Documents the editor has not opened still come from pygls (read f
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.workspace import Workspace
 
 from modelrouter.document import Document
 from modelrouter.positions import Pos
+
+if TYPE_CHECKING:
+    from modelrouter.lsp.server import ModelRouterServer
 
 # (uri, start, end, new end) of one content change; no range for a whole-document change.
 ChangeListener = Callable[[str, Pos | None, Pos | None, Pos], None]
@@ -82,3 +85,9 @@ def _key(uri: str) -> str:
     from urllib.parse import unquote
 
     return unquote(uri)
+
+
+def position_encoding(ls: ModelRouterServer) -> str:
+    """The position encoding negotiated with the client (UTF-16 unless it chose another)."""
+    enc = ls.workspace.position_encoding
+    return str(getattr(enc, "value", enc) or "utf-16")

@@ -10,19 +10,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from modelrouter import __version__
+from modelrouter.lsp import contract
+from modelrouter.lsp.contract import ActionInfo, RunResult, Status
 from modelrouter.lsp.server import ModelRouterServer
 
 log = logging.getLogger("modelrouter.lsp")
 
-COMMANDS = (
-    "modelrouter.run",
-    "modelrouter.redo",
-    "modelrouter.cancel",
-    "modelrouter.actions",
-    "modelrouter.stats",
-    "modelrouter.status",
-    "modelrouter.doctor",
-)
 CODE_ACTION_KINDS = [
     types.CodeActionKind.QuickFix,
     types.CodeActionKind.Refactor,
@@ -37,7 +30,7 @@ def register(server: ModelRouterServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: ModelRouterServer, params: types.InitializeParams) -> None:
         ls.own_documents()
-        ls.settings.update(params.initialization_options)
+        ls.update_settings(params.initialization_options)
         if ls._cli_rules and not ls.settings.rules_file:
             ls.settings.rules_file = ls._cli_rules
 
@@ -62,7 +55,7 @@ def register(server: ModelRouterServer) -> None:
         ls: ModelRouterServer, params: types.DidChangeConfigurationParams
     ) -> None:
         before = ls.settings.rules_file
-        ls.settings.update(params.settings)
+        ls.update_settings(params.settings)
         await ls.pull_configuration()
         if ls.settings.rules_file != before:
             ls.reload_rules()
@@ -116,7 +109,7 @@ def register(server: ModelRouterServer) -> None:
         # that merely highlighting an action in a menu costs nothing.
         if action.command is None and isinstance(action.data, dict):
             action.command = types.Command(
-                title=action.title, command="modelrouter.run", arguments=[action.data]
+                title=action.title, command=contract.RUN, arguments=[action.data]
             )
         return action
 
@@ -144,20 +137,20 @@ def register(server: ModelRouterServer) -> None:
         if ls._engine is not None:
             await ls._engine.aclose()
 
-    @server.command("modelrouter.run")
-    async def run(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
+    @server.command(contract.RUN)
+    async def run(ls: ModelRouterServer, *args: Any) -> RunResult:
         return await ls.jobs.run_command(_first(args), redo=False)
 
-    @server.command("modelrouter.redo")
-    async def redo(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
+    @server.command(contract.REDO)
+    async def redo(ls: ModelRouterServer, *args: Any) -> RunResult:
         return await ls.jobs.run_command(_first(args), redo=True)
 
-    @server.command("modelrouter.cancel")
+    @server.command(contract.CANCEL)
     def cancel(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
         return {"cancelled": ls.jobs.cancel_all()}
 
-    @server.command("modelrouter.actions")
-    def actions(ls: ModelRouterServer, *args: Any) -> list[dict[str, Any]]:
+    @server.command(contract.ACTIONS)
+    def actions(ls: ModelRouterServer, *args: Any) -> list[ActionInfo]:
         rules = ls.ensure_rules()
         if rules is None:
             return []
@@ -165,23 +158,23 @@ def register(server: ModelRouterServer) -> None:
         for action in rules.actions.values():
             title, backend, model, disabled = describe_action(ls, action)
             out.append(
-                {
-                    "id": action.id,
-                    "title": title,
-                    "tier": action.tier,
-                    "backend": backend,
-                    "model": model,
-                    "disabled": disabled,
-                    "needs_instruction": action.needs_instruction,
-                }
+                ActionInfo(
+                    id=action.id,
+                    title=title,
+                    tier=action.tier,
+                    backend=backend,
+                    model=model,
+                    disabled=disabled,
+                    needs_instruction=action.needs_instruction,
+                )
             )
         return out
 
-    @server.command("modelrouter.status")
-    async def status(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
+    @server.command(contract.STATUS)
+    async def status(ls: ModelRouterServer, *args: Any) -> Status:
         return await ls.current_status()
 
-    @server.command("modelrouter.doctor")
+    @server.command(contract.DOCTOR)
     def doctor(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
         from modelrouter.routing.plan import skip_reason
 
@@ -206,7 +199,7 @@ def register(server: ModelRouterServer) -> None:
             "backends": backends,
         }
 
-    @server.command("modelrouter.stats")
+    @server.command(contract.STATS)
     async def stats(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
         from modelrouter.stats import parse_since, summarize
 
@@ -314,7 +307,7 @@ def list_code_actions(
                 data=data,
                 command=None
                 if disabled
-                else types.Command(title=title, command="modelrouter.run", arguments=[data]),
+                else types.Command(title=title, command=contract.RUN, arguments=[data]),
                 tags=tags,
             )
         )
@@ -340,7 +333,7 @@ def list_code_actions(
                     if disabled
                     else types.Command(
                         title="Redo with a stronger model",
-                        command="modelrouter.redo",
+                        command=contract.REDO,
                         arguments=[arg],
                     ),
                     tags=tags,

@@ -1,9 +1,10 @@
-"""The pygls server: state, settings, rules reloading, and thin LSP handlers.
+"""The pygls server: state, rules reloading, status, and the edges of JSON-RPC.
 
 Only what the `initialize` response needs is imported at start-up; rules, the engine
 (httpx), tree-sitter and the ledger load after it, so editors get a fast handshake.
 Listing code actions reads the loaded rules and the router's in-memory plan: no parsing of
-the document, no network. The heavy work (context, model call, edits) lives in `jobs.py`.
+the document, no network. The heavy work (context, model call, edits) lives in `jobs.py` and
+the modules it drives (`requests.py`, `progress.py`, `workspace_edits.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -33,6 +33,7 @@ from pygls.protocol.language_server import lsp_method
 from pygls.uris import from_fs_path, to_fs_path
 
 from modelrouter import __version__
+from modelrouter.lsp.contract import STATUS_NOTIFICATION, Settings, Status
 
 if TYPE_CHECKING:
     from modelrouter.config import Rules
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("modelrouter.lsp")
 
-STATUS_NOTIFICATION = "modelrouter/status"
 RULES_POLL_SECONDS = 1.0
 # How long a tier's plan is reused for listing code actions. Keys and PATH do not change
 # under a running server; cooldowns and budgets change when a job ends, which clears the
@@ -58,32 +58,6 @@ INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 SERVER_NOT_INITIALIZED = -32002
-
-
-@dataclass
-class Settings:
-    """Client settings (initializationOptions or the "modelrouter" configuration section)."""
-
-    rules_file: str | None = None
-    confirm_edits: bool | None = None  # None: the rules file's edits.needs_confirmation
-    design_folder: str | None = None  # None: the rules file's edits.design_folder
-    log_file: str | None = None
-
-    def update(self, raw: Any) -> None:
-        """Take the known keys of a settings object (nested under "modelrouter" or flat)."""
-        if not isinstance(raw, dict):
-            return
-        raw = raw.get("modelrouter", raw)
-        if not isinstance(raw, dict):
-            return
-        if "rulesFile" in raw:
-            self.rules_file = raw["rulesFile"] or None
-        if "confirmEdits" in raw:
-            self.confirm_edits = raw["confirmEdits"]
-        if "designFolder" in raw:
-            self.design_folder = raw["designFolder"] or None
-        if "logFile" in raw:
-            self.log_file = raw["logFile"] or None
 
 
 class ModelRouterProtocol(LanguageServerProtocol):
@@ -407,6 +381,13 @@ class ModelRouterServer(LanguageServer):
 
     # --- settings and logging -------------------------------------------------------------
 
+    def update_settings(self, raw: Any) -> None:
+        """Take new client settings; a value of the wrong type is refused, kept as it was,
+        and the user told which one."""
+        for refused in self.settings.update(raw):
+            log.warning("%s", refused)
+            self.show(f"ModelRouter: {refused}", types.MessageType.Warning)
+
     def configure_logging(self) -> None:
         """Log to the client, and to the log file when one is set. Never to stdout."""
         root = logging.getLogger("modelrouter")
@@ -452,7 +433,7 @@ class ModelRouterServer(LanguageServer):
             return
         if result:
             before = (self.settings.rules_file, self.settings.log_file)
-            self.settings.update(result[0] or {})
+            self.update_settings(result[0] or {})
             if self._cli_rules and not self.settings.rules_file:
                 self.settings.rules_file = self._cli_rules
             if before[1] != self.settings.log_file:
@@ -577,19 +558,19 @@ class ModelRouterServer(LanguageServer):
 
     # --- status ---------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Status:
         """The payload of `modelrouter.status` and the `modelrouter/status` notification."""
         running = self._jobs.running_backend() if self._jobs else None
-        return {
-            "working": running is not None,
-            "backend": running[0] if running else None,
-            "model": running[1] if running else None,
-            "last_backend": self.last_backend,
-            "last_model": self.last_model,
-            "spend_today_usd": self.spend_today(),
-        }
+        return Status(
+            working=running is not None,
+            backend=running[0] if running else None,
+            model=running[1] if running else None,
+            last_backend=self.last_backend,
+            last_model=self.last_model,
+            spend_today_usd=self.spend_today(),
+        )
 
-    async def current_status(self) -> dict[str, Any]:
+    async def current_status(self) -> Status:
         """`status()` for a request: the spend freshly read when the ledger answers within
         STATUS_READ_WAIT_S, else the last value (a locked ledger must not hold the reply)."""
         self.spend_today()  # starts a read unless one is running
