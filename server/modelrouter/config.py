@@ -118,6 +118,22 @@ class Action:
 
 
 @dataclass(frozen=True)
+class FixerConfig:
+    """A deterministic tool that may answer an action before any model does."""
+
+    name: str
+    # argv; `{file}` is a temporary copy of the selection, `{suffix}` its file extension.
+    command: tuple[str, ...]
+    actions: tuple[str, ...]  # action ids it answers
+    languages: tuple[str, ...] = ()  # language ids; empty matches any
+    requests: tuple[str, ...] = ()  # words in an `ask` request that call for it ("typo")
+    version_command: tuple[str, ...] = ()  # default: the command's program with --version
+    timeout_s: float = 5.0
+    line: int = 0
+    file: str = ""
+
+
+@dataclass(frozen=True)
 class ClassifierSettings:
     """How free-form requests are classified."""
 
@@ -174,6 +190,7 @@ class Rules:
     routes: tuple[Route, ...]
     default_tier: str
     actions: dict[str, Action]
+    fixers: dict[str, FixerConfig] = field(default_factory=dict)
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     edits: EditSettings = field(default_factory=EditSettings)

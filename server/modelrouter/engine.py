@@ -39,7 +39,7 @@ from modelrouter.backends.base import (
     ToolCallStart,
     Usage,
 )
-from modelrouter.config import TEXT_ONLY_TYPES, BackendConfig, Rules
+from modelrouter.config import TEXT_ONLY_TYPES, BackendConfig, FixerConfig, Rules
 from modelrouter.errors import EngineError
 from modelrouter.health import Health
 from modelrouter.privacy import local_only_reason
@@ -169,6 +169,7 @@ class Outcome:
     # The whole answer as transcript parts (text, tool calls, thinking) and why it ended.
     parts: tuple[Part, ...] = ()
     stop_reason: str = "end_turn"
+    fixer: bool = False  # answered by a deterministic fixer (`backend` names it), not a model
 
     @property
     def fell_back(self) -> bool:
@@ -288,6 +289,44 @@ class Engine:
         answered = chain.get(outcome.backend, len(chain))
         outcome.skipped = [s for s in skipped if chain.get(s.backend, len(chain)) < answered]
         pending = self._record(job, skipped, outcome=outcome, holds=holds)
+        if pending is not None:
+            outcome.ledger_id = await _ledger_id(pending, outcome)
+        return outcome
+
+    async def answer_by_fixer(
+        self, job: Job, fixers: list[FixerConfig], selection: str, language_id: str
+    ) -> Outcome | None:
+        """The answer of the first of `fixers` that changes `selection` (cost 0, recorded in
+        the ledger like a model's answer), or None: the request goes on to the models."""
+        if not fixers:
+            return None
+        from modelrouter.fixers import first_fix, suffix_for
+        from modelrouter.prompts import fence
+
+        fixed = await first_fix(fixers, selection, suffix_for(language_id, job.path))
+        if fixed is None:
+            return None
+        text = fence(fixed.text, language_id)
+        # What a model would have read and written: the savings the fixer made.
+        usage = Usage(
+            sum(estimate_tokens(m.content) for m in job.messages), estimate_tokens(text), True
+        )
+        outcome = Outcome(
+            text=text,
+            backend=fixed.fixer,
+            model=fixed.version,
+            tier=job.tier,
+            reason="; ".join(filter(None, [job.reason, f"answered by the {fixed.fixer} fixer"])),
+            attempts=[Attempt(fixed.fixer, fixed.version, "ok", elapsed_s=fixed.elapsed_s)],
+            usage=usage,
+            cost_usd=0.0,
+            top_tier_cost_usd=self._top_tier_cost(usage),
+            latency_s=fixed.elapsed_s,
+            first_token_s=None,
+            parts=(Text(text),),
+            fixer=True,
+        )
+        pending = self._record(job, [], outcome=outcome)
         if pending is not None:
             outcome.ledger_id = await _ledger_id(pending, outcome)
         return outcome

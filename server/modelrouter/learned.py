@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import math
+import operator
 import os
 import re
 import time
@@ -159,21 +160,23 @@ class LearnedModel:
         """Uncalibrated class scores: idf-weighted feature counts, L2-normalised as if every
         occurrence were its own feature (so each token's share can be cached), times the
         weights."""
-        k = len(self.tiers)
-        scores = [0.0] * k
-        norm2 = 0.0
         tokens, whole = request_features(text)
         cache = self._token_cache
+        hits = []
         for t in tokens:
             hit = cache.get(t)
             if hit is None:
                 hit = self._sum_rows(token_features(t.kind, t.text, self.char_min, self.char_max))
                 if len(cache) < TOKEN_CACHE_SIZE:
                     cache[t] = hit
-            vec, sq = hit
-            norm2 += sq
-            for j in range(k):
-                scores[j] += vec[j]
+            hits.append(hit)
+        # Column sums in C, in the same order as one addition per token.
+        if hits:
+            vecs, sqs = zip(*hits, strict=True)
+            scores = [sum(col) for col in zip(*vecs, strict=True)]
+            norm2 = sum(sqs)
+        else:
+            scores, norm2 = [0.0] * len(self.tiers), 0.0
         vec, sq = self._sum_rows(whole)
         norm2 += sq
         if norm2 > 0.0:
@@ -183,19 +186,13 @@ class LearnedModel:
 
     def _sum_rows(self, feats: list[str]) -> tuple[list[float], float]:
         """Summed idf × weight of the known features, and their summed squared idf."""
-        k = len(self.tiers)
-        vec = [0.0] * k
-        sq = 0.0
         vocab = self.vocab
-        for f in feats:
-            row = vocab.get(f)
-            if row is None:
-                continue
-            idf = row[0]
-            sq += idf * idf
-            for j in range(k):
-                vec[j] += idf * row[j + 1]
-        return vec, sq
+        rows = [row for f in feats if (row := vocab.get(f)) is not None]
+        if not rows:
+            return [0.0] * len(self.tiers), 0.0
+        idfs, *weights = zip(*rows, strict=True)
+        mul = operator.mul
+        return [sum(map(mul, idfs, w)) for w in weights], sum(map(mul, idfs, idfs))
 
     def predict_proba(self, text: str, rule_scores: dict[str, float] | None = None) -> list[float]:
         """Calibrated probability of each tier (in `self.tiers` order).

@@ -47,6 +47,7 @@ class Record:
     escalated: str | None = None  # why an earlier answer was replaced by a stronger tier
     transcript: list[dict[str, Any]] = field(default_factory=list)  # neutral messages
     ledger_id: int | None = None
+    fixer: bool = False  # written by a deterministic fixer, not a model
 
     def contains(self, pos: Pos) -> bool:
         """Whether `pos` lies within the range (end inclusive, for hovering at its end)."""
@@ -63,8 +64,11 @@ class Record:
     def markdown(self) -> str:
         """The hover text."""
         where = "local" if self.local else "cloud"
+        head = f"written by `{self.model}` via `{self.backend}` ({where})"
+        if self.fixer:
+            head = f"written by `{self.model}` (fixer), cost $0, {self.latency_s * 1000:.0f} ms"
         lines = [
-            f"**ModelRouter** · written by `{self.model}` via `{self.backend}` ({where})",
+            f"**ModelRouter** · {head}",
             "",
             f"- **Tier:** {self.tier} — {self.reason or 'chosen by the action'}",
             f"- **Action:** {self.action}",

@@ -26,6 +26,7 @@ from modelrouter.config import (
     Budget,
     ClassifierSettings,
     EditSettings,
+    FixerConfig,
     Price,
     PrivacySettings,
     ProxySettings,
@@ -51,6 +52,7 @@ TOP_KEYS = (
     "routes",
     "default_tier",
     "actions",
+    "fixers",
     "classifier",
     "privacy",
     "edits",
@@ -201,7 +203,7 @@ def _oversized(root: yaml.Node | None) -> str | None:
 # --- merging ---------------------------------------------------------------------------------
 
 # Sections whose entries merge field by field when a child redefines one by name.
-_FIELD_MERGED = ("backends", "actions")
+_FIELD_MERGED = ("backends", "actions", "fixers")
 # Top-level mappings whose fields merge.
 _SETTINGS = ("classifier", "privacy", "edits", "proxy")
 
@@ -218,7 +220,7 @@ def _merge(base: Loc, child: Loc) -> Loc:
         old = out[name][1]
         if name == "routes":
             out[name] = (key, _merge_routes(old, value))
-        elif name in ("backends", "actions", "tiers"):
+        elif name in ("backends", "actions", "fixers", "tiers"):
             out[name] = (key, _merge_named(old, value, deep=name in _FIELD_MERGED))
         elif name in _SETTINGS and old.kind == "map":
             # proxy.models merges by client model name, like backends by name.
@@ -440,6 +442,7 @@ class _Validator:
         default_tier = self.tier_ref(items, "default_tier", tier_names, doc)
         routes = self.routes(items, tier_names)
         actions = self.actions(items, tier_names)
+        fixers = self.fixers(items, actions)
         classifier = self.settings(items, "classifier", ClassifierSettings)
         privacy = self.settings(items, "privacy", PrivacySettings)
         edits = self.settings(items, "edits", EditSettings)
@@ -457,6 +460,7 @@ class _Validator:
             routes=tuple(routes),
             default_tier=default_tier or tier_names[-1],
             actions=actions,
+            fixers=fixers,
             classifier=classifier,
             privacy=privacy,
             edits=edits,
@@ -659,6 +663,35 @@ class _Validator:
                 )
                 continue
             out[name] = action
+        return out
+
+    def fixers(self, items: dict, actions: dict[str, Action]) -> dict[str, FixerConfig]:
+        out: dict[str, FixerConfig] = {}
+        loc = self.section(items, "fixers", "map")
+        if loc is None:
+            return out
+        for name, (key, spec) in loc.value.items():
+            what = f"fixer '{name}'"
+            if spec.kind != "map":
+                self.err(
+                    spec, f"{what} must be a mapping", "e.g. `{command: [...], actions: [...]}`"
+                )
+                continue
+            fixer = self.build(FixerConfig, spec, what, name=name, line=key.line, file=key.file)
+            if fixer is None:
+                continue
+            if not fixer.command:
+                self.err(spec, f"{what} has no command", 'add `command: ["tool", "{file}"]`')
+                continue
+            unknown = [a for a in fixer.actions if a not in actions]
+            if unknown:
+                self.err(
+                    spec.value["actions"][1],
+                    f"unknown action '{unknown[0]}' in {what}",
+                    "use one of: " + ", ".join(actions),
+                )
+                continue
+            out[name] = fixer
         return out
 
     def settings(self, items: dict, name: str, cls: type) -> Any:

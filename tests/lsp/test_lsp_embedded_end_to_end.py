@@ -46,7 +46,8 @@ def closed_port() -> int:
 
 
 def no_backend_rules(tmp_path: Path) -> Path:
-    """The default rules, with Ollama unreachable and generous timeouts for a busy CI box."""
+    """The default rules, with Ollama unreachable, generous timeouts for a busy CI box and no
+    typo fixer (these prove the model)."""
     path = tmp_path / "rules.yaml"
     path.write_text(
         "extends: default\n"
@@ -55,7 +56,9 @@ def no_backend_rules(tmp_path: Path) -> Path:
         f'    base_url: "http://127.0.0.1:{closed_port()}"\n'
         "    timeouts: {connect: 2, first_byte: 10, total: 30}\n"
         "  embedded:\n"
-        "    timeouts: {connect: 5, first_byte: 600, total: 1200}\n",
+        "    timeouts: {connect: 5, first_byte: 600, total: 1200}\n"
+        "fixers:\n"
+        "  typos: null\n",
         encoding="utf-8",
     )
     return path

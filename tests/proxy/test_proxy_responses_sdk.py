@@ -209,3 +209,37 @@ def test_the_output_limit_makes_an_incomplete_response(setup):
     assert response.status == "incomplete"
     assert response.incomplete_details.reason == "max_output_tokens"
     assert fake.requests_to("cheap")[0].body["max_tokens"] == 5
+
+
+@pytest.mark.parametrize(
+    "name", ["cheap", "spare", "gem", "claude"]
+)  # openai, ollama, gemini, anthropic
+def test_a_call_and_its_result_round_trip_through_every_backend_wire(setup, name):
+    fake, client = setup
+    fake.reply(name, Reply(text="", tool_calls=[("get_weather", {"city": "Oslo"})], chunk_size=4))
+    fake.reply(name, Reply(text="Snow in Oslo."))
+    events = list(
+        client.responses.create(model=name, input="weather in Oslo?", tools=[WEATHER], stream=True)
+    )
+    (call,) = [o for o in events[-1].response.output if o.type == "function_call"]
+    assert (call.name, call.arguments) == ("get_weather", '{"city": "Oslo"}')
+    answer = client.responses.create(
+        model=name,
+        input=[
+            {"role": "user", "content": "weather in Oslo?"},
+            {
+                "type": "function_call",
+                "call_id": call.call_id,
+                "name": call.name,
+                "arguments": call.arguments,
+            },
+            {"type": "function_call_output", "call_id": call.call_id, "output": "snow, -3 C"},
+        ],
+        tools=[WEATHER],
+    )
+    assert answer.output_text == "Snow in Oslo."
+    first, second = fake.requests_to(name)
+    assert first.rejected is None and second.rejected is None
+    assert "get_weather" in str(first.body["tools"])
+    # The result reached the backend in its own wire's shape, next to the call it answers.
+    assert "snow, -3 C" in str(second.body) and "Oslo" in str(second.body)

@@ -30,8 +30,10 @@ def write_rules(
     *,
     tiers: dict[str, list[str]] | None = None,
     edit: dict[str, Any] | None = None,
+    fixers: dict[str, Any] | None = None,
 ) -> Path:
-    """A rules file whose backends all point at the fake provider.
+    """A rules file whose backends all point at the fake provider (and no fixers unless
+    `fixers` names some, so the models answer).
 
     Routes: `local` (ollama wire, local), `cloud` (OpenAI wire, key from FAKE_CLOUD_KEY),
     `strong` (Anthropic wire), and a `locked` backend needing a key that is never set.
@@ -117,6 +119,7 @@ def write_rules(
             "ask": {"title": "Ask…", "tier": "auto", "needs_instruction": True, "prompt": "Do it."},
         },
         "edits": {"design_folder": "notes/design", **(edit or {})},
+        "fixers": fixers or {},
     }
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path

@@ -13,6 +13,8 @@ export interface PaletteAction {
  * diagnostics, which only makes sense from the lightbulb on a diagnostic. */
 export const PALETTE_ACTIONS: readonly PaletteAction[] = [
   { command: 'modelrouter.fixTypo', action: 'fix-typo', title: 'Fix typo', needsInstruction: false },
+  { command: 'modelrouter.format', action: 'format', title: 'Format', needsInstruction: false },
+  { command: 'modelrouter.organizeImports', action: 'organize-imports', title: 'Organize imports', needsInstruction: false },
   { command: 'modelrouter.addDocstring', action: 'add-docstring', title: 'Add docstring', needsInstruction: false },
   { command: 'modelrouter.explain', action: 'explain', title: 'Explain', needsInstruction: false },
   { command: 'modelrouter.implement', action: 'implement', title: 'Implement', needsInstruction: false },

@@ -19,6 +19,7 @@ from modelrouter.commands.route import load_or_report
 from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Event, FellBack, Job, Outcome, Progress
 from modelrouter.errors import RoutingError, UsageError
+from modelrouter.fixers import fixers_for_request
 from modelrouter.redact import hide_values
 from modelrouter.routing.decide import Decision, RouteRequest, decide, reconsider
 from modelrouter.transcript import Message
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if rules is None:
         return 2
     try:
-        request, messages = _request(args)
+        request, messages, selection = _request(args)
         decision = decide(rules, request)
     except (UsageError, RoutingError) as exc:
         print(f"modelrouter ask: {exc}", file=sys.stderr)
@@ -62,12 +63,21 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "dry_run", False):
         return asyncio.run(_dry_run(rules, _job(request, decision, messages), as_json=args.json))
     return asyncio.run(
-        _ask(rules, request, decision, messages, as_json=args.json, live=sys.stdout.isatty())
+        _ask(
+            rules,
+            request,
+            decision,
+            messages,
+            selection=selection,
+            as_json=args.json,
+            live=sys.stdout.isatty(),
+        )
     )
 
 
-def _request(args: argparse.Namespace) -> tuple[RouteRequest, list[Message]]:
-    """The request as the router sees it, and the transcript sent (with the file excerpt)."""
+def _request(args: argparse.Namespace) -> tuple[RouteRequest, list[Message], str | None]:
+    """The request as the router sees it, the transcript sent (with the file excerpt) and
+    the excerpt itself (None without --file)."""
     excerpt = ""
     selection_tokens = 0
     if not args.request.strip():
@@ -91,7 +101,8 @@ def _request(args: argparse.Namespace) -> tuple[RouteRequest, list[Message]]:
         tier=args.tier or None,
         tier_reason="tier given with --tier",
     )
-    return request, [Message("system", SYSTEM_PROMPT), Message("user", content)]
+    messages = [Message("system", SYSTEM_PROMPT), Message("user", content)]
+    return request, messages, excerpt if args.file else None
 
 
 def _job(request: RouteRequest, decision: Decision, messages: list[Message]) -> Job:
@@ -112,6 +123,7 @@ async def _ask(
     decision: Decision,
     messages: list[Message],
     *,
+    selection: str | None = None,
     as_json: bool,
     live: bool,
 ) -> int:
@@ -138,8 +150,11 @@ async def _ask(
             print(f"[{event.from_backend} failed: {event.error}{then}]", file=sys.stderr)
 
     try:
-        decision = await reconsider(rules, request, decision, engine=engine)
-        outcome = await engine.run(_job(request, decision, messages), on_event)
+        # A fixer answers before the router is reconsidered (that may ask a model).
+        outcome = await _fixed(rules, engine, _job(request, decision, messages), request, selection)
+        if outcome is None:
+            decision = await reconsider(rules, request, decision, engine=engine)
+            outcome = await engine.run(_job(request, decision, messages), on_event)
     except EngineError as exc:
         print(f"modelrouter ask: {exc.message}", file=sys.stderr)
         return 1
@@ -151,7 +166,7 @@ async def _ask(
         # The object carries everything the summary says; nothing else is printed.
         print(json.dumps(outcome_json(outcome), indent=2))
         return 0
-    if stream_text:
+    if stream_text and not outcome.fixer:  # a fixer's answer was not streamed
         if not outcome.text.endswith("\n"):
             sys.stdout.write("\n")
     else:
@@ -161,6 +176,17 @@ async def _ask(
     sys.stdout.flush()
     print(summary(outcome), file=sys.stderr)
     return 0
+
+
+async def _fixed(
+    rules: Rules, engine: Engine, job: Job, request: RouteRequest, selection: str | None
+) -> Outcome | None:
+    """The answer of a fixer the request's words call for, if one changes the excerpt."""
+    if not selection or not request.path:
+        return None
+    language = _fence_language(request.path)
+    found = fixers_for_request(rules, request.text, language)
+    return await engine.answer_by_fixer(job, found, selection, language)
 
 
 async def _dry_run(rules: Rules, job: Job, *, as_json: bool) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
 
 from modelrouter import __version__
+from modelrouter.config import Rules
 from modelrouter.rules import RulesError, find_rules_file, load_rules
 
 PROBE_TIMEOUT_S = 1.0
@@ -90,7 +92,28 @@ def report(
             }
         )
     out["tiers"] = {t: [n for n in names if reasons[n] is None] for t, names in rules.tiers.items()}
+    out["fixers"] = asyncio.run(_fixers(rules))
     return out
+
+
+async def _fixers(rules: Rules) -> list[dict]:
+    """Each fixer: whether its program is found, its version and the actions it answers."""
+    from modelrouter.fixers import resolve, version_of
+
+    found = []
+    for fixer in rules.fixers.values():
+        program = resolve(fixer.command[0])
+        version = await version_of(fixer) if program else None
+        found.append(
+            {
+                "name": fixer.name,
+                "found": program is not None,
+                "path": program,
+                "version": version,
+                "actions": list(fixer.actions),
+            }
+        )
+    return found
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
         for tier, usable in found.get("tiers", {}).items():
             if not usable:
                 print(f"  tier {tier}: no usable backend — its requests will fail")
+        for f in found.get("fixers", []):
+            state = (f["version"] or "found") if f["found"] else "not found (the models answer)"
+            print(f"  fixer {f['name']:<14} {state}  [{', '.join(f['actions'])}]")
     tiers = found.get("tiers", {})
     if tiers and not any(tiers.values()):
         # Nothing can answer: a script or CI check must see that as a failure.

@@ -20,6 +20,7 @@ from lsprotocol import types
 
 from modelrouter.engine import Job, Outcome
 from modelrouter.errors import JobFailed
+from modelrouter.fixers import fixers_for
 from modelrouter.lsp.contract import RunResult, parse
 from modelrouter.lsp.progress import run_with_progress
 from modelrouter.lsp.requests import JOB, Request, Requests
@@ -129,6 +130,9 @@ class Jobs:
 
     async def _call(self, req: Request, job_id: str) -> Outcome:
         job = self._engine_job(req)
+        fixed = await self._fixed(req, job)
+        if fixed is not None:
+            return fixed
         if req.action.kind != "rewrite" or req.escalated is not None:
             return await run_with_progress(self.ls, req, job, self.running.get(job_id))
         rules = self.ls.rules
@@ -157,6 +161,20 @@ class Jobs:
             run, job, [syntax], EscalationPolicy(rules), on_escalate=escalated
         )
         return checked.outcome
+
+    async def _fixed(self, req: Request, job: Job) -> Outcome | None:
+        """The answer of a deterministic fixer for the action, if one changes the selection.
+        A redo asks for a stronger model, so it skips the fixers."""
+        rules = self.ls.rules
+        if rules is None or req.action.kind != "rewrite" or req.redo_of is not None:
+            return None
+        snap = req.snapshot
+        found = fixers_for(rules, req.action.id, snap.language_id)
+        selection = snap.text[snap.start : snap.end]
+        outcome = await self.ls.engine.answer_by_fixer(job, found, selection, snap.language_id)
+        if outcome is not None:
+            self.ls.last_backend, self.ls.last_model = outcome.backend, outcome.model
+        return outcome
 
     def _engine_job(self, req: Request) -> Job:
         ls = self.ls

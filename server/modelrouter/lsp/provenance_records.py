@@ -60,6 +60,7 @@ def record(ls: ModelRouterServer, req: Request, outcome: Outcome, start: Any, en
             for m in [*req.messages, outcome.as_message()]
         ],
         ledger_id=outcome.ledger_id,
+        fixer=outcome.fixer,
     )
 
 

@@ -1,0 +1,70 @@
+"""`ask` with a file range: a fixer the request's words call for answers before any model,
+with no keys and no network; the ledger records it at cost 0 with its savings."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from support.cli import run_modelrouter
+
+SOURCE = 'def greet(name):\n    return "Helo, " + name\n'
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def offline_rules(tmp_path: Path) -> Path:
+    """The default rules, the trivial tier only a local backend on a closed loopback port."""
+    path = tmp_path / "rules.yaml"
+    dead = f"http://127.0.0.1:{closed_port()}"
+    path.write_text(
+        f'extends: default\nbackends:\n  local:\n    base_url: "{dead}"\n'
+        "tiers:\n  trivial: [local]\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_ask_fix_typo_is_answered_by_the_fixer_offline(tmp_path):
+    source = tmp_path / "greet.py"
+    source.write_text(SOURCE, encoding="utf-8")
+    env = {"MODELROUTER_RULES": str(offline_rules(tmp_path)), "HOME": str(tmp_path)}
+    args = ("ask", "--file", str(source), "--range", "2:2", "fix the typo in the greeting")
+    result = run_modelrouter(*args, "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["backend"] == "typos" and outcome["fixer"] is True
+    assert outcome["cost_usd"] == 0
+    assert [a["backend"] for a in outcome["attempts"]] == ["typos"]
+    assert '    return "Hello, " + name\n' in outcome["text"]
+    assert source.read_text(encoding="utf-8") == SOURCE  # the user's file is never touched
+
+    stats = run_modelrouter("stats", "--json", env=env, cwd=tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    assert '"typos"' in stats.stdout
+
+
+def test_ask_without_a_fixer_word_goes_to_the_models(tmp_path):
+    source = tmp_path / "greet.py"
+    source.write_text(SOURCE, encoding="utf-8")
+    env = {"MODELROUTER_RULES": str(offline_rules(tmp_path)), "HOME": str(tmp_path)}
+    args = ("ask", "--tier", "trivial", "--file", str(source), "--range", "2:2", "explain this")
+    result = run_modelrouter(*args, "--json", env=env, cwd=tmp_path)
+    # The one backend refused the connection: the request failed there, not in a fixer.
+    assert result.returncode == 1
+    assert "typos" not in result.stdout + result.stderr
+    assert "local" in result.stderr
+
+
+def test_doctor_reports_each_fixer_with_its_version(tmp_path):
+    env = {"MODELROUTER_RULES": str(offline_rules(tmp_path)), "HOME": str(tmp_path)}
+    result = run_modelrouter("doctor", "--no-probe", "--json", env=env, cwd=tmp_path)
+    fixers = {f["name"]: f for f in json.loads(result.stdout)["fixers"]}
+    assert set(fixers) == {"typos", "ruff-format", "ruff-imports"}
+    assert all(f["found"] and f["version"] for f in fixers.values()), fixers
+    assert fixers["typos"]["version"].startswith("typos ")

@@ -1,0 +1,62 @@
+"""Fixers before models, through the language server: a deterministic fixer answers the
+action when it changes the selection (no model asked, cost 0, hover says so); when it
+changes nothing the tier's backends answer as before."""
+
+from __future__ import annotations
+
+from support.fakes.provider import Reply
+from support.lsp import editor_session, fenced, lines_range_json
+
+TYPOS = {"typos": {"command": ["typos", "--write-changes", "{file}"], "actions": ["fix-typo"]}}
+
+SOURCE = 'def greet(name):\n    return "Helo, " + name\n'
+UNKNOWN_TYPO = 'def greet(name):\n    return "Hlelo, " + name\n'
+
+
+async def test_fix_typo_is_answered_by_the_fixer_without_asking_a_model(tmp_path, fake_provider):
+    # A model answer that would be wrong: if any model is asked, the test sees it.
+    fake_provider.default("local", Reply(text=fenced('    return "WRONG"\n')))
+    async with editor_session(tmp_path, fake_provider, fixers=TYPOS) as editor:
+        uri = editor.open("greet.py", SOURCE)
+        result = await editor.execute(
+            "modelrouter.run",
+            {"action": "fix-typo", "uri": uri, "range": lines_range_json(1, 2)},
+        )
+        assert result["applied"] is True, result
+        assert result["backend"] == "typos"
+        assert result["model"].startswith("typos ")
+        assert editor.text(uri) == SOURCE.replace("Helo", "Hello")
+        assert fake_provider.requests_to("local") == []
+
+        hover = await editor.hover(uri, 1, 12)
+        assert hover is not None
+        text = hover.contents.value
+        assert "(fixer), cost $0" in text and " ms" in text
+        assert "fix-typo" in text
+
+
+async def test_a_typo_the_fixer_does_not_know_goes_to_the_model(tmp_path, fake_provider):
+    fixed = '    return "Hello, " + name\n'
+    fake_provider.default("local", Reply(text=fenced(fixed)))
+    async with editor_session(tmp_path, fake_provider, fixers=TYPOS) as editor:
+        uri = editor.open("greet.py", UNKNOWN_TYPO)
+        result = await editor.execute(
+            "modelrouter.run",
+            {"action": "fix-typo", "uri": uri, "range": lines_range_json(1, 2)},
+        )
+        assert result["applied"] is True, result
+        assert result["backend"] == "local"
+        assert len(fake_provider.requests_to("local")) == 1
+        assert editor.text(uri) == UNKNOWN_TYPO.replace("Hlelo", "Hello")
+
+
+async def test_a_fixer_for_another_action_is_not_run(tmp_path, fake_provider):
+    fake_provider.default("cloud", Reply(text=fenced('    return "Helo, " + name.strip()\n')))
+    async with editor_session(tmp_path, fake_provider, fixers=TYPOS) as editor:
+        uri = editor.open("greet.py", SOURCE)
+        result = await editor.execute(
+            "modelrouter.run",
+            {"action": "implement", "uri": uri, "range": lines_range_json(1, 2)},
+        )
+        assert result["backend"] == "cloud", result
+        assert "name.strip()" in editor.text(uri)
