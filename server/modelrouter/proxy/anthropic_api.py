@@ -21,7 +21,14 @@ from modelrouter.backends.base import (
     ToolCallStart,
     Usage,
 )
-from modelrouter.proxy.request import AgentRequest, RequestError
+from modelrouter.proxy.request import (
+    AgentRequest,
+    RequestError,
+    model_of,
+    number,
+    output_limit,
+    string,
+)
 from modelrouter.transcript import (
     CallOptions,
     Image,
@@ -66,17 +73,11 @@ def _text_of(value: Any, what: str) -> str:
         for block in value:
             if not isinstance(block, dict) or block.get("type") != "text":
                 raise RequestError(f"{what}: only text blocks are allowed here")
-            texts.append(_str(block.get("text"), f"{what}.text"))
+            texts.append(string(block.get("text"), f"{what}.text"))
         return "\n\n".join(texts)
     if value is None:
         return ""
     raise RequestError(f"{what}: must be a string or a list of text blocks")
-
-
-def _str(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise RequestError(f"{what}: must be a string")
-    return value
 
 
 def _image(block: dict, what: str) -> Image:
@@ -85,11 +86,11 @@ def _image(block: dict, what: str) -> Image:
         raise RequestError(f"{what}.source: must be an object")
     if source.get("type") == "base64":
         return Image(
-            _str(source.get("media_type"), f"{what}.source.media_type"),
-            data=_str(source.get("data"), f"{what}.source.data"),
+            string(source.get("media_type"), f"{what}.source.media_type"),
+            data=string(source.get("data"), f"{what}.source.data"),
         )
     if source.get("type") == "url":
-        return Image(url=_str(source.get("url"), f"{what}.source.url"))
+        return Image(url=string(source.get("url"), f"{what}.source.url"))
     raise RequestError(f"{what}.source.type: must be base64 or url")
 
 
@@ -98,13 +99,15 @@ def _block(block: Any, what: str, role: str) -> Part | None:
         raise RequestError(f"{what}: must be an object")
     kind = block.get("type")
     if kind == "text":
-        return Text(_str(block.get("text"), f"{what}.text"))
+        return Text(string(block.get("text"), f"{what}.text"))
     if kind == "image":
         return _image(block, what)
     if kind == "tool_use" and role == "assistant":
         arguments = json.dumps(block.get("input") if block.get("input") is not None else {})
         return ToolCall(
-            _str(block.get("id"), f"{what}.id"), _str(block.get("name"), f"{what}.name"), arguments
+            string(block.get("id"), f"{what}.id"),
+            string(block.get("name"), f"{what}.name"),
+            arguments,
         )
     if kind == "tool_result" and role == "user":
         content = block.get("content")
@@ -120,7 +123,7 @@ def _block(block: Any, what: str, role: str) -> Part | None:
         else:
             raise RequestError(f"{what}.content: must be a string or a list of blocks")
         return ToolResult(
-            _str(block.get("tool_use_id"), f"{what}.tool_use_id"),
+            string(block.get("tool_use_id"), f"{what}.tool_use_id"),
             parts,
             is_error=bool(block.get("is_error")),
         )
@@ -179,7 +182,7 @@ def _tools(body: dict) -> tuple[Tool, ...]:
         if not isinstance(schema, dict):
             raise RequestError(f"tools.{i}.input_schema: must be an object")
         tools.append(
-            Tool(_str(t.get("name"), f"tools.{i}.name"), str(t.get("description") or ""), schema)
+            Tool(string(t.get("name"), f"tools.{i}.name"), str(t.get("description") or ""), schema)
         )
     return tuple(tools)
 
@@ -197,25 +200,19 @@ def _tool_choice(value: Any) -> ToolChoice | None:
 
 def parse_request(body: Any, headers: dict[str, str], client_key: str | None) -> AgentRequest:
     """The Messages API request `body` as an `AgentRequest`; raises `RequestError`."""
-    if not isinstance(body, dict):
-        raise RequestError("the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise RequestError("model: required")
-    max_tokens = body.get("max_tokens")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+    model = model_of(body)
+    max_tokens = output_limit(body.get("max_tokens"), "max_tokens")
+    if max_tokens is None:  # required on this wire
         raise RequestError("max_tokens: must be a positive integer")
     stop = body.get("stop_sequences") or []
     if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
         raise RequestError("stop_sequences: must be a list of strings")
-    temperature = body.get("temperature")
-    top_p = body.get("top_p")
     options = CallOptions(
         tools=_tools(body),
         tool_choice=_tool_choice(body.get("tool_choice")),
         max_tokens=max_tokens,
-        temperature=float(temperature) if isinstance(temperature, (int, float)) else None,
-        top_p=float(top_p) if isinstance(top_p, (int, float)) else None,
+        temperature=number(body.get("temperature")),
+        top_p=number(body.get("top_p")),
         stop=tuple(stop),
         thinking=body.get("thinking") if isinstance(body.get("thinking"), dict) else None,
         passthrough={k: v for k, v in body.items() if k != "stream"},

@@ -21,7 +21,15 @@ from modelrouter.backends.base import (
     ToolCallStart,
     Usage,
 )
-from modelrouter.proxy.request import AgentRequest, RequestError
+from modelrouter.proxy.request import (
+    AgentRequest,
+    RequestError,
+    model_of,
+    number,
+    openai_tool_choice,
+    output_limit,
+    string,
+)
 from modelrouter.transcript import (
     CallOptions,
     Image,
@@ -56,12 +64,6 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
 
-def _str(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise RequestError(f"{what}: must be a string")
-    return value
-
-
 def _image(url: str) -> Image:
     if url.startswith("data:"):
         head, _, data = url.partition(",")
@@ -87,11 +89,11 @@ def _content_parts(content: Any, what: str) -> list[Text | Image]:
             raise RequestError(f"{what}[{j}]: must be an object")
         kind = item.get("type")
         if kind == "text":
-            parts.append(Text(_str(item.get("text"), f"{what}[{j}].text")))
+            parts.append(Text(string(item.get("text"), f"{what}[{j}].text")))
         elif kind == "image_url":
             image = item.get("image_url")
             url = image.get("url") if isinstance(image, dict) else image
-            parts.append(_image(_str(url, f"{what}[{j}].image_url.url")))
+            parts.append(_image(string(url, f"{what}[{j}].image_url.url")))
         else:
             raise RequestError(f"{what}[{j}]: unsupported content part type {kind!r}")
     return parts
@@ -122,13 +124,13 @@ def _messages(body: dict) -> list[Message]:
                 function = call.get("function") if isinstance(call, dict) else None
                 if not isinstance(function, dict):
                     raise RequestError(f"{where}.function: must be an object")
-                call_id = _str(call.get("id"), f"{where}.id")
-                name = _str(function.get("name"), f"{where}.function.name")
+                call_id = string(call.get("id"), f"{where}.id")
+                name = string(function.get("name"), f"{where}.function.name")
                 names[call_id] = name
                 parts.append(ToolCall(call_id, name, str(function.get("arguments") or "{}")))
             out.append(Message.of("assistant", parts))
         elif role == "tool":
-            call_id = _str(m.get("tool_call_id"), f"{what}.tool_call_id")
+            call_id = string(m.get("tool_call_id"), f"{what}.tool_call_id")
             content = _content_parts(m.get("content"), f"{what}.content")
             result = ToolResult(call_id, tuple(content), name=names.get(call_id, ""))
             # Consecutive tool messages answer one assistant turn: one user turn of results.
@@ -161,7 +163,7 @@ def _tools(body: dict) -> tuple[Tool, ...]:
             raise RequestError(f"tools[{i}].function.parameters: must be an object")
         tools.append(
             Tool(
-                _str(function.get("name"), f"tools[{i}].function.name"),
+                string(function.get("name"), f"tools[{i}].function.name"),
                 str(function.get("description") or ""),
                 schema,
             )
@@ -170,44 +172,31 @@ def _tools(body: dict) -> tuple[Tool, ...]:
 
 
 def _tool_choice(value: Any, parallel: Any) -> ToolChoice | None:
-    allow = parallel is not False
-    if value is None:
-        return None if allow else ToolChoice("auto", parallel=False)
-    if value in ("auto", "none"):
-        return ToolChoice(value, parallel=allow)
-    if value == "required":
-        return ToolChoice("any", parallel=allow)
-    if isinstance(value, dict) and isinstance(value.get("function"), dict):
-        return ToolChoice(
-            "tool", _str(value["function"].get("name"), "tool_choice.function.name"), allow
-        )
-    raise RequestError("tool_choice: must be auto, none, required or a function")
+    function = value.get("function") if isinstance(value, dict) else None
+    named = (
+        string(function.get("name"), "tool_choice.function.name")
+        if isinstance(function, dict)
+        else None
+    )
+    return openai_tool_choice(value, parallel, named)
 
 
 def parse_request(body: Any, headers: dict[str, str], client_key: str | None) -> AgentRequest:
     """The chat-completions request `body` as an `AgentRequest`; raises `RequestError`."""
-    if not isinstance(body, dict):
-        raise RequestError("the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise RequestError("model: required")
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise RequestError("max_tokens: must be a positive integer")
+    model = model_of(body)
+    limit = output_limit(body.get("max_completion_tokens", body.get("max_tokens")), "max_tokens")
     stop = body.get("stop") or []
     stop = [stop] if isinstance(stop, str) else stop
     if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
         raise RequestError("stop: must be a string or a list of strings")
-    temperature = body.get("temperature")
-    top_p = body.get("top_p")
     response_format = body.get("response_format")
     stream_options = body.get("stream_options") or {}
     options = CallOptions(
         tools=_tools(body),
         tool_choice=_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
         max_tokens=limit,
-        temperature=float(temperature) if isinstance(temperature, (int, float)) else None,
-        top_p=float(top_p) if isinstance(top_p, (int, float)) else None,
+        temperature=number(body.get("temperature")),
+        top_p=number(body.get("top_p")),
         stop=tuple(stop),
         response_format=response_format if isinstance(response_format, dict) else None,
         client_key=client_key,

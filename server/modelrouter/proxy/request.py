@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from modelrouter.transcript import CallOptions, Message
+from modelrouter.transcript import CallOptions, Message, ToolChoice
 
 Wire = Literal["anthropic", "openai", "responses"]
 
@@ -38,3 +38,50 @@ def client_name(user_agent: str | None) -> str | None:
     first = user_agent.strip().split(" ", 1)[0]
     name = first.split("/", 1)[0].strip()
     return name[:40] or None
+
+
+# What every wire's parser checks the same way, with the same messages.
+
+
+def string(value: Any, what: str) -> str:
+    """`value` if it is a string; else a `RequestError` naming `what`."""
+    if not isinstance(value, str):
+        raise RequestError(f"{what}: must be a string")
+    return value
+
+
+def model_of(body: Any) -> str:
+    """The model name of a request `body`, which must be a JSON object naming one."""
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise RequestError("model: required")
+    return model
+
+
+def output_limit(value: Any, what: str) -> int | None:
+    """An output token limit: absent, or a positive integer (not a bool)."""
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise RequestError(f"{what}: must be a positive integer")
+    return value
+
+
+def number(value: Any) -> float | None:
+    """A sampling setting such as temperature: a number, else left to the backend's default."""
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def openai_tool_choice(value: Any, parallel: Any, named: str | None) -> ToolChoice | None:
+    """OpenAI's `tool_choice` (both of its APIs) with `parallel_tool_calls`; `named` is the
+    function a `{"type": "function", …}` choice names, as that API spells it."""
+    allow = parallel is not False
+    if value is None:
+        return None if allow else ToolChoice("auto", parallel=False)
+    if value in ("auto", "none"):
+        return ToolChoice(value, parallel=allow)
+    if value == "required":
+        return ToolChoice("any", parallel=allow)
+    if named is not None:
+        return ToolChoice("tool", named, allow)
+    raise RequestError("tool_choice: must be auto, none, required or a function")

@@ -30,7 +30,15 @@ from modelrouter.backends.base import (
     Usage,
 )
 from modelrouter.proxy.openai_api import error_body as error_body
-from modelrouter.proxy.request import AgentRequest, RequestError
+from modelrouter.proxy.request import (
+    AgentRequest,
+    RequestError,
+    model_of,
+    number,
+    openai_tool_choice,
+    output_limit,
+    string,
+)
 from modelrouter.transcript import (
     CallOptions,
     Image,
@@ -66,12 +74,6 @@ _HOSTED_CALLS = frozenset(
 )
 
 
-def _str(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise RequestError(f"{what}: must be a string")
-    return value
-
-
 def _image(part: dict, what: str) -> Image:
     url = part.get("image_url")
     if not isinstance(url, str) or not url:
@@ -95,9 +97,9 @@ def _content(content: Any, what: str) -> list[Text | Image]:
             raise RequestError(f"{where}: must be an object")
         kind = part.get("type")
         if kind in ("input_text", "output_text", "text"):
-            parts.append(Text(_str(part.get("text"), f"{where}.text")))
+            parts.append(Text(string(part.get("text"), f"{where}.text")))
         elif kind == "refusal":
-            parts.append(Text(_str(part.get("refusal"), f"{where}.refusal")))
+            parts.append(Text(string(part.get("refusal"), f"{where}.refusal")))
         elif kind == "input_image":
             parts.append(_image(part, where))
         else:
@@ -145,13 +147,13 @@ def _item(item: Any, what: str, out: _Transcript) -> None:
         else:
             raise RequestError(f"{what}.role: must be developer, system, user or assistant")
     elif kind == "function_call":
-        call_id = _str(item.get("call_id"), f"{what}.call_id")
-        name = _str(item.get("name"), f"{what}.name")
+        call_id = string(item.get("call_id"), f"{what}.call_id")
+        name = string(item.get("name"), f"{what}.name")
         out.names[call_id] = name
-        arguments = _str(item.get("arguments", "{}"), f"{what}.arguments")
+        arguments = string(item.get("arguments", "{}"), f"{what}.arguments")
         out.add("assistant", [ToolCall(call_id, name, arguments or "{}")])
     elif kind == "function_call_output":
-        call_id = _str(item.get("call_id"), f"{what}.call_id")
+        call_id = string(item.get("call_id"), f"{what}.call_id")
         output = tuple(_content(item.get("output"), f"{what}.output"))
         out.add("user", [ToolResult(call_id, output, name=out.names.get(call_id, ""))])
     elif kind == "reasoning" or kind in _HOSTED_CALLS:
@@ -194,22 +196,15 @@ def _tools(body: dict) -> tuple[Tool, ...]:
         schema = t.get("parameters") or {"type": "object", "properties": {}}
         if not isinstance(schema, dict):
             raise RequestError(f"tools[{i}].parameters: must be an object")
-        name = _str(t.get("name"), f"tools[{i}].name")
+        name = string(t.get("name"), f"tools[{i}].name")
         tools.append(Tool(name, str(t.get("description") or ""), schema))
     return tuple(tools)
 
 
 def _tool_choice(value: Any, parallel: Any) -> ToolChoice | None:
-    allow = parallel is not False
-    if value is None:
-        return None if allow else ToolChoice("auto", parallel=False)
-    if value in ("auto", "none"):
-        return ToolChoice(value, parallel=allow)
-    if value == "required":
-        return ToolChoice("any", parallel=allow)
-    if isinstance(value, dict) and value.get("type") == "function":
-        return ToolChoice("tool", _str(value.get("name"), "tool_choice.name"), allow)
-    raise RequestError("tool_choice: must be auto, none, required or a function")
+    function = isinstance(value, dict) and value.get("type") == "function"
+    named = string(value.get("name"), "tool_choice.name") if function else None
+    return openai_tool_choice(value, parallel, named)
 
 
 def _response_format(text: Any) -> dict | None:
@@ -225,11 +220,7 @@ def _response_format(text: Any) -> dict | None:
 
 def parse_request(body: Any, headers: dict[str, str], client_key: str | None) -> AgentRequest:
     """The Responses API request `body` as an `AgentRequest`; raises `RequestError`."""
-    if not isinstance(body, dict):
-        raise RequestError("the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise RequestError("model: required")
+    model = model_of(body)
     for name in ("previous_response_id", "conversation"):
         if body.get(name):
             raise RequestError(
@@ -237,17 +228,13 @@ def parse_request(body: Any, headers: dict[str, str], client_key: str | None) ->
             )
     if body.get("store") is True:
         raise RequestError("store: must be false; the proxy keeps no responses")
-    limit = body.get("max_output_tokens")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise RequestError("max_output_tokens: must be a positive integer")
-    temperature = body.get("temperature")
-    top_p = body.get("top_p")
+    limit = output_limit(body.get("max_output_tokens"), "max_output_tokens")
     options = CallOptions(
         tools=_tools(body),
         tool_choice=_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
         max_tokens=limit,
-        temperature=float(temperature) if isinstance(temperature, (int, float)) else None,
-        top_p=float(top_p) if isinstance(top_p, (int, float)) else None,
+        temperature=number(body.get("temperature")),
+        top_p=number(body.get("top_p")),
         response_format=_response_format(body.get("text")),
         client_key=client_key,
     )
