@@ -188,6 +188,12 @@ before(async () => {
       '  feature: [fake-big]',
       '  debug: [fake-big]',
       '  architecture: [fake-big]',
+      // Every action goes to the fake model here: this suite tests the client's plumbing, and
+      // the fixers (which would answer fix-typo, format and organize-imports first) have theirs.
+      'fixers:',
+      '  typos: null',
+      '  ruff-format: null',
+      '  ruff-imports: null',
       '',
     ].join('\n'),
   );
@@ -307,8 +313,10 @@ test('hover over the written code names the model', { skip }, async () => {
   assert.match((hover.contents as MarkupContent).value, /small-local/);
 });
 
-test('Add docstring, Implement, Refactor, Write tests, Design, Ask… apply their edit; Explain answers', { skip }, async () => {
+test('Format, Organize imports, Add docstring, Implement, Refactor, Write tests, Design, Ask… apply their edit; Explain answers', { skip }, async () => {
   const replies: Record<string, string> = {
+    format: fenced('def mean(values):\n    ...\n'),
+    'organize-imports': fenced('def mean(values):\n    pass\n'),
     'add-docstring': fenced('def mean(values):\n    """The arithmetic mean of `values`."""\n    pass\n'),
     implement: fenced('def mean(values):\n    return sum(values) / len(values)\n'),
     refactor: fenced('def mean(values):\n    total = sum(values)\n    return total / len(values)\n'),
