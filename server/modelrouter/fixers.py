@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -88,8 +89,6 @@ def resolve(program: str) -> str | None:
     found = shutil.which(program)
     if found:
         return found
-    import sys
-
     beside = Path(sys.executable).parent / program
     return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
@@ -97,7 +96,7 @@ def resolve(program: str) -> str | None:
 async def _run(argv: list[str], timeout_s: float, cwd: str) -> tuple[int, bytes] | None:
     """Run `argv`: (exit code, output), or None when it could not start, ran past
     `timeout_s` or printed more than OUTPUT_CAP_BYTES."""
-    program = resolve(argv[0])
+    program = await asyncio.to_thread(resolve, argv[0])  # stats PATH: off the event loop
     if program is None:
         return None
     try:
@@ -163,9 +162,11 @@ async def run_fixer(
 ) -> FixerAnswer | None:
     """`selection` as `fixer` rewrites it, or None when it changed nothing or failed."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="modelrouter-fix-") as folder:
+    # The copy is written, read and removed in worker threads: no disk work on the event loop.
+    folder = await asyncio.to_thread(tempfile.mkdtemp, prefix="modelrouter-fix-")
+    try:
         copy = Path(folder) / f"selection{suffix}"
-        copy.write_bytes(selection.encode("utf-8"))
+        await asyncio.to_thread(copy.write_bytes, selection.encode("utf-8"))
         argv = [
             part.replace("{file}", str(copy)).replace("{suffix}", suffix) for part in fixer.command
         ]
@@ -173,9 +174,11 @@ async def run_fixer(
         if ran is None:
             return None
         try:
-            fixed = copy.read_bytes().decode("utf-8")
+            fixed = (await asyncio.to_thread(copy.read_bytes)).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
     if fixed == selection or not fixed.strip():
         return None
     if version is None:

@@ -128,3 +128,16 @@ def test_rules_remove_a_default_fixer_by_name(tmp_path):
     path.write_text("extends: default\nfixers:\n  typos: null\n", encoding="utf-8")
     assert "typos" not in load_rules(path).fixers
     assert "ruff-format" in load_rules(path).fixers
+
+
+async def test_the_temporary_copy_is_removed_whatever_the_fixer_did(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    changed = python_fixer("import sys; open(sys.argv[1], 'w').write('changed')")
+    slow = python_fixer("import time; time.sleep(30)", timeout_s=0.3)
+    binary = python_fixer("import sys; open(sys.argv[1], 'wb').write(b'\\xff')")
+    assert (await run_fixer(changed, "original", ".txt", version="py")).text == "changed"
+    assert await run_fixer(slow, "original", ".txt") is None
+    assert await run_fixer(binary, "original", ".txt") is None
+    assert list(tmp_path.iterdir()) == []
