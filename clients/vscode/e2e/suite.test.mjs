@@ -71,6 +71,12 @@ function rules(baseUrl, trivialModel) {
     '  feature: [workstation]',
     '  debug: [workstation]',
     '  architecture: [claude]',
+    // The fake model answers every action here; the fixers (which would answer Fix typo
+    // first) are tested on their own.
+    'fixers:',
+    '  typos: null',
+    '  ruff-format: null',
+    '  ruff-imports: null',
     '',
   ].join('\n');
 }
