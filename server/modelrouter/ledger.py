@@ -808,6 +808,14 @@ class Ledger:
         )
         return _entry(rows[0], [_attempt(a) for a in attempts])
 
+    def re_asks_of(self, entry_id: int) -> list[int]:
+        """The automatic re-asks that replaced entry `entry_id`'s answer (ids, oldest first)."""
+        rows = self.query(
+            "SELECT id FROM requests WHERE redo_of = ? AND escalation IS NOT NULL ORDER BY id",
+            (entry_id,),
+        )
+        return [int(r["id"]) for r in rows]
+
     def spend_since(self, since: float) -> float:
         """Total spend of requests since `since` (one indexed query: cheap enough per status)."""
         rows = self.query("SELECT SUM(cost_usd) AS spend FROM requests WHERE ts >= ?", (since,))

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from modelrouter import __version__
 from modelrouter.ledger import RequestRecord
-from modelrouter.stats import NO_ANSWER, day_of, percentile, summarize
+from modelrouter.stats import NO_ANSWER, Escalations, day_of, percentile, summarize
 
 # Colour-blind-friendly palette (Okabe-Ito, darkened yellow), assigned to backends by name.
 PALETTE = (
@@ -204,14 +204,16 @@ def spend_chart(entries: list[RequestRecord], days: list[str], colors: dict[str,
 
 
 def savings_chart(entries: list[RequestRecord], days: list[str]) -> str:
-    """Cumulative spend versus what the same requests would have cost on the top tier."""
+    """Cumulative spend versus what the same requests would have cost on the top tier (an
+    answer replaced by an automatic re-ask is spend only, as in `stats`)."""
+    esc = Escalations.among(entries)
     spend = dict.fromkeys(days, 0.0)
     top = dict.fromkeys(days, 0.0)
     for e in entries:
         d = day_of(e.ts)
         if d in spend and e.status == "ok":
             spend[d] += e.cost_usd
-            top[d] += e.top_tier_cost_usd
+            top[d] += esc.top_tier_usd(e)
     cum_s, cum_t, s_acc, t_acc = [], [], 0.0, 0.0
     for d in days:
         s_acc += spend[d]
@@ -461,6 +463,7 @@ th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
   vertical-align: top; }
 th { color: var(--muted); font-weight: 600; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+table.escalation + table.escalation { margin-top: 14px; }
 """
 
 
@@ -485,6 +488,42 @@ def _group_table(summary: dict, heading: str, attr: str) -> str:
         f'<th class="n">saved</th><th class="n">fell back</th></tr></thead><tbody>{rows}'
         "</tbody></table>"
     )
+
+
+def escalation_tables(summary: dict) -> str:
+    """Per tier and per action: answers, savings, failed checks, automatic re-asks one tier
+    up (and their rate), and what the escalations cost."""
+    if not summary["escalations"] and not summary["checks_failed"]:
+        return '<p class="muted" id="no-escalations">No escalations in this period.</p>'
+    out = [
+        f'<p data-escalations="{summary["escalations"]}" '
+        f'data-escalation-rate="{summary["escalation_rate"]:.4f}" '
+        f'data-escalation-cost-usd="{summary["escalation_cost_usd"]:.6f}">'
+        f"{summary['checks_failed']:,} answer(s) failed a check; "
+        f"{summary['escalations']:,} automatic re-ask(s) one tier up "
+        f"({100 * summary['escalation_rate']:.1f}% of answers), costing "
+        f"{_e(_usd(summary['escalation_cost_usd']))} with the answers they replaced.</p>"
+    ]
+    for by, rows in summary["escalation_by"].items():
+        body = "".join(
+            f'<tr data-escalation-{by}="{_e(r["key"])}" data-answers="{r["ok"]}" '
+            f'data-saved-usd="{r["saved_usd"]:.6f}" data-checks-failed="{r["checks_failed"]}" '
+            f'data-escalations="{r["escalations"]}" data-rate="{r["escalation_rate"]:.4f}" '
+            f'data-cost-usd="{r["escalation_cost_usd"]:.6f}">'
+            f'<td>{_e(r["key"])}</td><td class="n">{r["ok"]:,}</td>'
+            f'<td class="n">{_usd(r["saved_usd"])}</td><td class="n">{r["checks_failed"]:,}</td>'
+            f'<td class="n">{r["escalations"]:,}</td>'
+            f'<td class="n">{100 * r["escalation_rate"]:.1f}%</td>'
+            f'<td class="n">{_usd(r["escalation_cost_usd"])}</td></tr>'
+            for r in rows
+        )
+        out.append(
+            f'<table class="escalation" id="escalation-by-{by}"><thead><tr><th>{_e(by)}</th>'
+            '<th class="n">answers</th><th class="n">saved</th><th class="n">failed a check</th>'
+            '<th class="n">re-asked a tier up</th><th class="n">escalation rate</th>'
+            f'<th class="n">escalation cost</th></tr></thead><tbody>{body}</tbody></table>'
+        )
+    return "".join(out)
 
 
 def _backend_table(summary: dict) -> str:
@@ -564,6 +603,7 @@ def render(
             latency_chart(entries, colors),
         ),
         ("Fallback events", fallback_chart(entries, days) + fallback_table(entries)),
+        ("Checks and escalation, beside the savings", escalation_tables(s)),
         ("By backend", _backend_table(s) if s["by"] else '<p class="muted">No requests.</p>'),
         (
             "By source (editor, command line, proxy clients)",

@@ -1,7 +1,15 @@
-"""Summaries of the ledger: requests, tokens, spend, savings, fallbacks, latency.
+"""Summaries of the ledger: requests, tokens, spend, savings, fallbacks, latency, checks
+and escalations.
 
 Used by `modelrouter stats`, the HTML report and the language server's `modelrouter.stats`
 command, so all three show the same numbers.
+
+Escalation: an automatic re-ask (an entry with `escalation`) replaces the answer it names in
+`redo_of`, which failed a check. It counts against the tier and action of that failed answer
+(its own when that answer is not among the entries, say before the period). The replaced
+answer saved nothing: its cost counts against the savings, and the top-tier comparison is
+made once, for the re-ask. The cost of escalations is what the failed answers and their
+re-asks cost together.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -71,16 +80,71 @@ _KEYS: dict[str, Callable[[RequestRecord], str]] = {
 }
 
 
-def _totals(entries: list[RequestRecord]) -> dict[str, Any]:
+@dataclass
+class Escalations:
+    """The automatic re-asks among some entries and the answers they replaced."""
+
+    re_asks: list[RequestRecord] = field(default_factory=list)
+    replaced: dict[int, RequestRecord] = field(default_factory=dict)  # by id
+    of: dict[int, RequestRecord] = field(default_factory=dict)  # re-ask's id -> failed answer
+
+    @classmethod
+    def among(cls, entries: Iterable[RequestRecord]) -> Escalations:
+        """The re-asks in `entries`, each with the failed answer it names when that is there."""
+        listed = list(entries)
+        by_id = {e.id: e for e in listed if e.id is not None}
+        found = cls()
+        for e in listed:
+            if not e.escalation:
+                continue
+            found.re_asks.append(e)
+            failed = by_id.get(e.redo_of) if e.redo_of is not None else None
+            if failed is not None and e.id is not None:
+                found.of[e.id] = failed
+                found.replaced[e.redo_of] = failed
+        return found
+
+    def failed_answer(self, re_ask: RequestRecord) -> RequestRecord | None:
+        """The answer `re_ask` replaced, when it is among the entries."""
+        return self.of.get(re_ask.id) if re_ask.id is not None else None
+
+    def cost_usd(self, re_asks: Iterable[RequestRecord]) -> float:
+        """What `re_asks` and the failed answers they replaced cost, each entry once."""
+        involved: dict[int, RequestRecord] = {}
+        for r in re_asks:
+            involved[id(r)] = r
+            failed = self.failed_answer(r)
+            if failed is not None:
+                involved[id(failed)] = failed
+        return sum(e.cost_usd for e in involved.values())
+
+    def top_tier_usd(self, e: RequestRecord) -> float:
+        """What `e` would have cost on the top tier, as the savings count it."""
+        if e.status != "ok" or (e.id is not None and e.id in self.replaced):
+            return 0.0
+        return e.top_tier_cost_usd
+
+    def saved_usd(self, e: RequestRecord) -> float:
+        """`e`'s saving: a replaced answer saved nothing and its cost counts against it."""
+        if e.id is not None and e.id in self.replaced:
+            return -e.cost_usd
+        return e.saved_usd
+
+
+def _totals(
+    entries: list[RequestRecord], esc: Escalations, re_asks: list[RequestRecord]
+) -> dict[str, Any]:
+    """`entries`' figures; `re_asks` are the automatic re-asks counted against them."""
     n = len(entries)
     spend = sum(e.cost_usd for e in entries)
-    top = sum(e.top_tier_cost_usd for e in entries if e.status == "ok")
-    saved = sum(e.saved_usd for e in entries)
+    top = sum(esc.top_tier_usd(e) for e in entries)
+    saved = sum(esc.saved_usd(e) for e in entries)
+    answers = sum(1 for e in entries if e.status == "ok")
     fallbacks = sum(1 for e in entries if e.fallback)
     latencies = [e.latency_s for e in entries if e.status == "ok" and e.latency_s is not None]
     return {
         "requests": n,
-        "ok": sum(1 for e in entries if e.status == "ok"),
+        "ok": answers,
         "failed": sum(1 for e in entries if e.status == "failed"),
         "cancelled": sum(1 for e in entries if e.status == "cancelled"),
         "input_tokens": sum(e.input_tokens for e in entries),
@@ -94,6 +158,10 @@ def _totals(entries: list[RequestRecord]) -> dict[str, Any]:
         "fallback_rate": round(fallbacks / n, 4) if n else 0.0,
         "latency_median_s": _round(percentile(latencies, 50)),
         "latency_p95_s": _round(percentile(latencies, 95)),
+        "checks_failed": sum(1 for e in entries if e.check_failed),
+        "escalations": len(re_asks),
+        "escalation_rate": round(len(re_asks) / answers, 4) if answers else 0.0,
+        "escalation_cost_usd": round(esc.cost_usd(re_asks), 6),
     }
 
 
@@ -141,20 +209,45 @@ def summarize(
     """
     if by not in _KEYS:
         raise ValueError(f"cannot group by {by!r}: use one of {', '.join(GROUPINGS)}")
+    esc = Escalations.among(entries)
+    return {
+        "since": since,
+        "until": until,
+        **_totals(entries, esc, esc.re_asks),
+        "backends": backend_latency(entries),
+        "by_key": by,
+        "by": grouped(entries, by, esc),
+        # Whether a cheap tier (or an action's tier) is worth it, whatever `by` is.
+        "escalation_by": {
+            k: [{f: r[f] for f in _ESCALATION_FIELDS} for r in grouped(entries, k, esc)]
+            for k in ("tier", "action")
+        },
+    }
+
+
+_ESCALATION_FIELDS = (
+    "key",
+    "ok",
+    "saved_usd",
+    "checks_failed",
+    "escalations",
+    "escalation_rate",
+    "escalation_cost_usd",
+)
+
+
+def grouped(entries: list[RequestRecord], by: str, esc: Escalations) -> list[dict[str, Any]]:
+    """One row of totals per group `by`: largest spend first (by day: chronological)."""
     key = _KEYS[by]
     groups: dict[str, list[RequestRecord]] = {}
     for e in entries:
         groups.setdefault(key(e), []).append(e)
-    rows = [{"key": k, **_totals(g)} for k, g in groups.items()]
+    counted: dict[str, list[RequestRecord]] = {}
+    for r in esc.re_asks:
+        counted.setdefault(key(esc.failed_answer(r) or r), []).append(r)
+    rows = [{"key": k, **_totals(g, esc, counted.get(k, []))} for k, g in groups.items()]
     if by == "day":
         rows.sort(key=lambda r: r["key"])
     else:
         rows.sort(key=lambda r: (-r["spend_usd"], -r["requests"], r["key"]))
-    return {
-        "since": since,
-        "until": until,
-        **_totals(entries),
-        "backends": backend_latency(entries),
-        "by_key": by,
-        "by": rows,
-    }
+    return rows

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from modelrouter.ledger import Ledger
-from support.ledger_samples import make_rules, week_of_entries
+from support.ledger_samples import make_rules, record_escalated, week_of_entries
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -50,24 +50,34 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
-    week = week_of_entries(make_rules(), time.time())
+    now = time.time()
+    week = week_of_entries(make_rules(), now)
     ledger = Ledger(tmp / "ledger.sqlite3")
     for e in week:
         assert ledger.record(e) is not None
+    # Requests whose cheap answers failed a check and were re-asked a tier up.
+    chains = [
+        record_escalated(ledger, make_rules(), ts=now - 3600, tier="trivial", steps=1),
+        record_escalated(ledger, make_rules(), ts=now - 1800, tier="standard", steps=2,
+                         action="implement", input_tokens=4000, output_tokens=900),
+    ]  # fmt: skip
+    assert ledger.flush()
     ledger.close()
+    replaced = [e for chain in chains for e in chain[:-1]]
+    week += [e for chain in chains for e in chain]
     out = tmp / "report.html"
     subprocess.run(
         [sys.executable, "-m", "modelrouter", "report", "--ledger", str(tmp / "ledger.sqlite3"),
          "--out", str(out)],
         check=True, capture_output=True,
     )  # fmt: skip
-    return tmp, out, week
+    return tmp, out, week, replaced
 
 
 def test_screenshot_shows_coloured_charts(report):
     from PIL import Image
 
-    tmp, out, _ = report
+    tmp, out, _, _ = report
     shot = tmp / "report.png"
     chromium(tmp, f"--screenshot={shot}", f"--window-size={WIDTH},{HEIGHT}", out.as_uri())
     image = Image.open(shot).convert("RGB")
@@ -96,7 +106,7 @@ def test_screenshot_shows_coloured_charts(report):
 
 
 def test_rendered_dom_carries_the_recorded_numbers(report):
-    tmp, out, week = report
+    tmp, out, week, replaced = report
     dom = chromium(tmp, "--dump-dom", out.as_uri()).stdout
     # Chromium parsed the page and kept the inline SVG charts.
     for chart in ("spend-per-day", "savings", "tier-mix", "latency", "fallbacks"):
@@ -106,9 +116,15 @@ def test_rendered_dom_carries_the_recorded_numbers(report):
     tiers = dict(re.findall(r'data-tier="(\w+)" data-requests="(\d+)"', dom))
     assert sum(map(int, tiers.values())) == len(week)
     saved = float(re.search(r'data-saved-usd="([0-9.]+)"', _chart(dom, "savings")).group(1))
-    ok = [e for e in week if e.status == "ok"]
-    assert saved == pytest.approx(sum(e.saved_usd for e in ok), abs=1e-5)
+    # An answer replaced by an automatic re-ask saved nothing: its cost is spend only.
+    ok = [e for e in week if e.status == "ok" and e not in replaced]
+    expected = sum(e.saved_usd for e in ok) - sum(e.cost_usd for e in replaced)
+    assert saved == pytest.approx(expected, abs=1e-5)
     assert f"saved ${saved:,.2f}" in dom
+    # The escalation tables survived parsing, with one re-ask per replaced answer.
+    rows = re.findall(r'<tr data-escalation-tier="(\w+)"[^>]*data-escalations="(\d+)"', dom)
+    assert sum(int(n) for _, n in rows) == len(replaced)
+    assert {t for t, n in rows if int(n)} == {e.tier for e in replaced}
 
 
 def _chart(dom: str, chart_id: str) -> str:

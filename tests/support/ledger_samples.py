@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from modelrouter.config import Action, BackendConfig, Budget, Price, Rules
-from modelrouter.ledger import AttemptRecord, RequestRecord
+from modelrouter.ledger import AttemptRecord, Ledger, RequestRecord
 
 TIERS = {
     "trivial": ("local", "mini"),
@@ -135,3 +135,41 @@ def week_of_entries(rules: Rules, now: float, *, n: int = 80, seed: int = 7) -> 
 
 
 TIERS_RANK = {t: i for i, t in enumerate(TIERS)}
+
+
+def record_escalated(
+    ledger: Ledger,
+    rules: Rules,
+    *,
+    ts: float,
+    tier: str,
+    steps: int,
+    action: str | None = "fix-typo",
+    input_tokens: int = 1000,
+    output_tokens: int = 200,
+    check: str = "unchanged",
+) -> list[RequestRecord]:
+    """One request answered on `tier` whose answers failed `check` `steps` times, each
+    re-asked one tier up automatically, recorded as the engine records them. Returns the
+    answers, the standing one last."""
+    order = list(TIERS)
+    answers = []
+    for step in range(steps + 1):
+        e = entry(
+            rules,
+            ts=ts + step,
+            tier=order[TIERS_RANK[tier] + step],
+            action=action,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+        if answers:
+            e.redo_of = answers[-1].id
+            e.escalation = f"{check}: the answer on {answers[-1].tier} equals the selection"
+        e.id = ledger.record(e)
+        assert e.id is not None
+        if step < steps:
+            ledger.submit_check(e.id, check, "the answer equals the selection")
+            e.check_failed = check
+        answers.append(e)
+    return answers

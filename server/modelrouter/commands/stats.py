@@ -85,10 +85,12 @@ def _show_entry(ledger: Ledger, entry_id: int, *, as_json: bool) -> int:
             file=sys.stderr,
         )
         return 1
+    shown = entry.to_dict()
+    shown["re_asked_as"] = ledger.re_asks_of(entry_id)
     if as_json:
-        print(json.dumps(entry.to_dict(), indent=2))
+        print(json.dumps(shown, indent=2))
     else:
-        print(format_entry(entry.to_dict()))
+        print(format_entry(shown))
     return 0
 
 
@@ -138,6 +140,7 @@ def format_summary(s: dict[str, Any], since_text: str) -> str:
         f" ({s['saved_pct']:.1f}%)",
         f"  fallbacks     {s['fallbacks']:,} ({100 * s['fallback_rate']:.1f}% of requests)",
         f"  latency       median {_secs(s['latency_median_s'])}, p95 {_secs(s['latency_p95_s'])}",
+        *_escalation_lines(s),
         "",
     ]
     header = (s["by_key"], "requests", "tokens in", "tokens out", "spend", "saved")
@@ -170,7 +173,40 @@ def format_summary(s: dict[str, Any], since_text: str) -> str:
             for b in s["backends"]
         ]
         lines += _table(table)
+    if s["escalations"] or s["checks_failed"]:
+        for by, rows in s["escalation_by"].items():
+            lines.append("")
+            lines += _table(_escalation_table(by, rows))
     return "\n".join(lines)
+
+
+def _escalation_lines(s: dict[str, Any]) -> list[str]:
+    failed = s["checks_failed"]
+    checks = f"{failed:,} answer(s) failed a check" if failed else "no answer failed a check"
+    if not s["escalations"]:
+        return [f"  escalations   no escalations ({checks})"]
+    return [
+        f"  checks        {checks}",
+        f"  escalations   {s['escalations']:,} automatic re-ask(s) one tier up"
+        f" ({100 * s['escalation_rate']:.1f}% of answers), costing"
+        f" {_usd(s['escalation_cost_usd'])} with the answers they replaced",
+    ]
+
+
+def _escalation_table(by: str, rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    header = (f"escalated, by {by}", "answers", "saved", "failed check", "re-asks", "rate")
+    return [(*header, "escalation cost")] + [
+        (
+            r["key"],
+            f"{r['ok']:,}",
+            _usd(r["saved_usd"]),
+            f"{r['checks_failed']:,}",
+            f"{r['escalations']:,}",
+            f"{100 * r['escalation_rate']:.1f}%",
+            _usd(r["escalation_cost_usd"]),
+        )
+        for r in rows
+    ]
 
 
 def format_entry(e: dict[str, Any]) -> str:
@@ -178,14 +214,19 @@ def format_entry(e: dict[str, Any]) -> str:
     answered = f"{e['backend']} ({e['model']})" if e["backend"] else "no backend answered"
     est = " (estimated)" if e["tokens_estimated"] else ""
     client = f" ({e['client']})" if e.get("client") else ""
+    # A replaced answer saved nothing: the re-ask's entry makes the top-tier comparison.
+    saved = (
+        "replaced: its cost is spend, saved nothing"
+        if e.get("re_asked_as")
+        else f"saved {_usd(e['saved_usd'])}"
+    )
     lines = [
         f"Ledger entry #{e['id']}  {_when(e['time'])}  [{e['status']}]",
         f"  action    {e['action'] or '(free-form)'}  via {e['source']}{client}",
         f"  tier      {e['tier']}: {e['reason']}",
         f"  answered  {answered}",
         f"  tokens    {e['input_tokens']:,} in, {e['output_tokens']:,} out{est}",
-        f"  cost      {_usd(e['cost_usd'])}  (top tier {_usd(e['top_tier_cost_usd'])}, "
-        f"saved {_usd(e['saved_usd'])})",
+        f"  cost      {_usd(e['cost_usd'])}  (top tier {_usd(e['top_tier_cost_usd'])}, {saved})",
         f"  latency   {_secs(e['latency_s'])}  (first token {_secs(e['first_token_s'])})",
     ]
     if e["workspace"]:
@@ -194,8 +235,18 @@ def format_entry(e: dict[str, Any]) -> str:
         lines.append(f"  redacted  {e['redactions']} secret(s) before sending")
     if e["tier_override"]:
         lines.append(f"  override  tier chosen explicitly: {e['tier_override']}")
-    if e["redo_of"]:
+    if e.get("escalation"):
+        # An automatic re-ask: the answer it replaced failed a check.
+        of = f" from #{e['redo_of']}" if e["redo_of"] else ""
+        lines.append(f"  escalated{of}, re-asked one tier up: {e['escalation']}")
+    elif e["redo_of"]:
         lines.append(f"  redo of   #{e['redo_of']}")
+    if e.get("check_failed"):
+        detail = f": {e['check_detail']}" if e.get("check_detail") else ""
+        lines.append(f"  check     failed {e['check_failed']}{detail}")
+    if e.get("re_asked_as"):
+        ids = ", ".join(f"#{i}" for i in e["re_asked_as"])
+        lines.append(f"  replaced  by the automatic re-ask {ids}")
     if e["error"]:
         lines.append(f"  error     {e['error']}")
     lines.append("  attempts")
