@@ -31,9 +31,11 @@ def write_rules(
     tiers: dict[str, list[str]] | None = None,
     edit: dict[str, Any] | None = None,
     fixers: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """A rules file whose backends all point at the fake provider (and no fixers unless
-    `fixers` names some, so the models answer).
+    `fixers` names some, so the models answer). `extra` adds or replaces top-level keys
+    (`checks`, `escalation`, ...).
 
     Routes: `local` (ollama wire, local), `cloud` (OpenAI wire, key from FAKE_CLOUD_KEY),
     `strong` (Anthropic wire), and a `locked` backend needing a key that is never set.
@@ -120,6 +122,7 @@ def write_rules(
         },
         "edits": {"design_folder": "notes/design", **(edit or {})},
         "fixers": fixers or {},
+        **(extra or {}),
     }
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path

@@ -29,6 +29,7 @@ from modelrouter.routing.escalation import (
     CheckFailure,
     Escalation,
     EscalationPolicy,
+    refusal,
     run_checked,
 )
 
@@ -157,9 +158,16 @@ class Jobs:
             req.redo_of = job.redo_of
             return await run_with_progress(self.ls, req, job, self.running.get(job_id))
 
+        checks = [syntax] if rules.checks.enabled else []
         checked = await run_checked(
-            run, job, [syntax], EscalationPolicy(rules), on_escalate=escalated
+            run, job, checks, EscalationPolicy(rules), on_escalate=escalated
         )
+        if checked.failure is not None:
+            exc = JobFailed(
+                refusal(rules, checked.job.tier, checked.outcome.model, checked.failure)
+            )
+            exc.outcome, exc.tier = checked.outcome, checked.job.tier
+            raise exc
         return checked.outcome
 
     async def _fixed(self, req: Request, job: Job) -> Outcome | None:

@@ -28,8 +28,6 @@ from modelrouter.errors import RoutingError
 if TYPE_CHECKING:
     from modelrouter.engine import Job, Outcome
 
-DEFAULT_MAX_STEPS = 1
-
 
 @dataclass(frozen=True)
 class CheckFailure:
@@ -66,9 +64,10 @@ class Escalation:
 class EscalationPolicy:
     """Whether a failed check re-asks the request one tier up."""
 
-    def __init__(self, rules: Rules, *, max_steps: int = DEFAULT_MAX_STEPS) -> None:
+    def __init__(self, rules: Rules, *, max_steps: int | None = None) -> None:
+        """`max_steps` defaults to the rules' `escalation.max_steps`."""
         self.rules = rules
-        self.max_steps = max_steps
+        self.max_steps = rules.escalation.max_steps if max_steps is None else max_steps
 
     def allows(self, failure: CheckFailure, tier: str) -> bool:
         """Whether `failure` on an answer from `tier` is worth a stronger model."""
@@ -150,6 +149,17 @@ async def run_checked(
         if on_escalate is not None:
             on_escalate(step, outcome)
         job = retry_job(job, outcome, step)
+
+
+def refusal(rules: Rules, tier: str, model: str, failure: CheckFailure) -> str:
+    """Why nothing was applied, and where "Redo with a stronger model" would go."""
+    upper = rules.next_tier(tier) if tier in rules.tiers else None
+    redo = (
+        f"; Redo with a stronger model to try tier {upper}"
+        if upper is not None
+        else f" (tier {tier} is the top tier)"
+    )
+    return f"nothing was applied: {model}'s answer {failure}{redo}"
 
 
 def redo_tier(rules: Rules, tier: str, model: str) -> str:
