@@ -32,10 +32,14 @@ def write_rules(
     edit: dict[str, Any] | None = None,
     fixers: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    scope_checked: bool = False,
 ) -> Path:
     """A rules file whose backends all point at the fake provider (and no fixers unless
     `fixers` names some, so the models answer). `extra` adds or replaces top-level keys
     (`checks`, `escalation`, ...).
+
+    Tests script any rewrite through `fix-typo`, so it skips the "scope" check (a typo fix
+    that changes more than spelling fails it) unless `scope_checked`.
 
     Routes: `local` (ollama wire, local), `cloud` (OpenAI wire, key from FAKE_CLOUD_KEY),
     `strong` (Anthropic wire), and a `locked` backend needing a key that is never set.
@@ -86,7 +90,12 @@ def write_rules(
         ],
         "default_tier": "feature",
         "actions": {
-            "fix-typo": {"title": "Fix typo", "tier": "trivial", "prompt": "Fix typos."},
+            "fix-typo": {
+                "title": "Fix typo",
+                "tier": "trivial",
+                "prompt": "Fix typos.",
+                "skip_checks": [] if scope_checked else ["scope"],
+            },
             "implement": {"title": "Implement", "tier": "feature", "prompt": "Implement it."},
             "write-tests": {
                 "title": "Write tests",
