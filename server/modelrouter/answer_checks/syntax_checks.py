@@ -52,17 +52,21 @@ def new_error_at(edit: EditUnderCheck) -> str | None:
     after_tree = parse(edit.language_id, data)
     if before_tree is None or after_tree is None:
         return None
-    # Errors starting before the edit keep their place; those after it move by the edit's
-    # growth; those starting inside the new text are the edit's own.
-    old = Counter((s, kind) for s, _e, kind in error_nodes(before_tree))
-    for s, _e, kind in error_nodes(after_tree):
+
+    # Errors are placed relative to the edit: before it (same place), inside it (from its
+    # start) or after it (from its end), so those the file had are matched wherever the edit
+    # moved them.
+    def place(s: int, end: int) -> tuple[str, int]:
         if s <= start_b:
-            key: tuple[int, str] | None = (s, kind)
-        elif s >= end_after:
-            key = (s - end_after + end_before, kind)
-        else:
-            key = None
-        if key is not None and old[key] > 0:
+            return "before", s
+        if s >= end:
+            return "after", s - end
+        return "inside", s - start_b
+
+    old = Counter((place(s, end_before), kind) for s, _e, kind in error_nodes(before_tree))
+    for s, _e, kind in error_nodes(after_tree):
+        key = (place(s, end_after), kind)
+        if old[key] > 0:
             old[key] -= 1
             continue
         offset = len(data[:s].decode("utf-8", "surrogatepass"))
