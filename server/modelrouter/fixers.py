@@ -9,6 +9,7 @@ capped in time and output.
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import time
 from dataclasses import dataclass
@@ -16,10 +17,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from modelrouter.config import FixerConfig, Rules
-
-# `resolve` is where doctor and the benchmarks look a fixer's program up.
-from modelrouter.tool_runs import resolve as resolve
-from modelrouter.tool_runs import run_on_copy, run_tool
+from modelrouter.tool_runs import resolve, run_on_copy, run_tool
 
 VERSION_TIMEOUT_S = 5.0
 # File extensions for the temporary copy, so tools pick the right language.
