@@ -6,6 +6,9 @@ from modelrouter.config import Action
 from modelrouter.context import Context
 from modelrouter.transcript import Message
 
+# Room kept for the system prompt, the task text and formatting around the context.
+OVERHEAD_TOKENS = 600
+
 _SYSTEM = {
     "rewrite": (
         "You are a careful programmer editing one part of a source file. Reply with the "

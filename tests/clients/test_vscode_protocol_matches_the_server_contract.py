@@ -11,9 +11,14 @@ from modelrouter.lsp import contract
 
 PROTOCOL_TS = Path(__file__).resolve().parents[2] / "clients" / "vscode" / "src" / "protocol.ts"
 # Schema name → TypeScript interface name, where they differ.
-TS_NAME = {"Position": "LspPosition", "Range": "LspRange", "Settings": "ServerSettings"}
+TS_NAME = {
+    "Position": "LspPosition",
+    "Range": "LspRange",
+    "Settings": "ServerSettings",
+    "DoctorResult": "Doctor",
+}
 # Sent by the server: a field the client treats as always there must be always sent.
-FROM_SERVER = {"RunResult", "ActionInfo", "Status"}
+FROM_SERVER = {"RunResult", "ActionInfo", "Status", "BackendReport", "DoctorResult"}
 
 INTERFACE = re.compile(r"export interface (\w+) \{\n(.*?)\n\}", re.S)
 FIELD = re.compile(r"^\s+(\w+)(\??):", re.M)

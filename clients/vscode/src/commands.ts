@@ -4,7 +4,7 @@ import type { AnswerResult, AnswerView } from './answers';
 import { formatUsage } from './display';
 import { PaletteAction, REDO_TITLE, actionRange } from './palette';
 import { isCancelled, withCancellableProgress } from './progress';
-import { ActionInfo, Commands, Doctor, RunResult, Stats } from './protocol';
+import { ActionInfo, Commands, Doctor, RunResult, Stats, StatsArgs } from './protocol';
 import type { ServerLink } from './server';
 
 
@@ -119,7 +119,8 @@ export async function redoStronger(link: ServerLink): Promise<RunResult | undefi
 /** Opens a Markdown usage report from the ledger. */
 export async function showUsage(link: ServerLink, since = '7d'): Promise<void> {
   try {
-    const stats = await link.execute<Stats>(Commands.stats, [{ since }]);
+    const args: StatsArgs = { since };
+    const stats = await link.execute<Stats>(Commands.stats, [args]);
     const doc = await vscode.workspace.openTextDocument({
       language: 'markdown',
       content: formatUsage(stats ?? {}, since),

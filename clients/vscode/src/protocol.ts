@@ -93,11 +93,24 @@ export interface Stats {
   by?: StatsRow[];
 }
 
+export interface BackendReport {
+  name: string;
+  type: string;
+  model: string;
+  usable: boolean;
+  reason: string | null;
+}
+
 export interface Doctor {
-  version?: string;
-  rules_file?: string | null;
-  rules_errors?: string[];
-  backends?: { name: string; type: string; model: string; usable: boolean; reason?: string | null }[];
+  version: string;
+  rules_file: string | null;
+  rules_errors: string[];
+  backends: BackendReport[];
+}
+
+/** The optional argument of `modelrouter.stats`. */
+export interface StatsArgs {
+  since?: string | null;
 }
 
 /** The settings the server reads (initializationOptions and the "modelrouter" section). */

@@ -99,6 +99,47 @@ class Status(TypedDict):
     spend_today_usd: float
 
 
+class BackendReport(TypedDict):
+    """One backend in `modelrouter.doctor`: whether the router would try it now, and why not."""
+
+    name: str
+    type: str
+    model: str
+    usable: bool
+    reason: str | None
+
+
+class DoctorResult(TypedDict):
+    """What `modelrouter.doctor` returns."""
+
+    version: str
+    rules_file: str | None
+    rules_errors: list[str]
+    backends: list[BackendReport]
+
+
+@dataclass(frozen=True)
+class StatsArgs:
+    """The optional argument of `modelrouter.stats`: the period ("7d", "2026-11-01", "all")."""
+
+    since: str | None = None
+
+
+def parse_stats(raw: Any) -> StatsArgs:
+    """The typed argument of `modelrouter.stats` (clients may send none)."""
+    if raw is None:
+        return StatsArgs()
+    if not isinstance(raw, dict):
+        raise JobFailed(f"{STATS} expects one object argument")
+    since = raw.get("since")
+    if since is not None and not isinstance(since, str):
+        raise JobFailed(
+            f"{STATS}: cannot read the period {since!r}: use a span like 7d, 24h, 30m, 2w, "
+            "a date like 2026-11-01, or 'all'"
+        )
+    return StatsArgs(since)
+
+
 @overload
 def parse(raw: Any, *, redo: Literal[False]) -> RunArgs: ...
 @overload
@@ -211,6 +252,9 @@ def schema() -> dict[str, Any]:
         "RunResult": _object_schema(RunResult),
         "ActionInfo": _object_schema(ActionInfo),
         "Status": _object_schema(Status),
+        "BackendReport": _object_schema(BackendReport),
+        "DoctorResult": _object_schema(DoctorResult),
+        "StatsArgs": _object_schema(StatsArgs),
         "Settings": _object_schema(Settings, names=SETTINGS_KEYS),
     }
     return {
@@ -222,7 +266,7 @@ def schema() -> dict[str, Any]:
     }
 
 
-_NAMES = {"Position": Position, "Range": Range}
+_NAMES = {"Position": Position, "Range": Range, "BackendReport": BackendReport}
 
 
 def _object_schema(cls: type, names: dict[str, str] | None = None) -> dict[str, Any]:

@@ -10,8 +10,15 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from modelrouter import __version__
+from modelrouter.errors import JobFailed
 from modelrouter.lsp import contract
-from modelrouter.lsp.contract import ActionInfo, RunResult, Status
+from modelrouter.lsp.contract import (
+    ActionInfo,
+    BackendReport,
+    DoctorResult,
+    RunResult,
+    Status,
+)
 from modelrouter.lsp.server import ModelRouterServer
 
 log = logging.getLogger("modelrouter.lsp")
@@ -175,42 +182,43 @@ def register(server: ModelRouterServer) -> None:
         return await ls.current_status()
 
     @server.command(contract.DOCTOR)
-    def doctor(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
+    def doctor(ls: ModelRouterServer, *args: Any) -> DoctorResult:
         from modelrouter.routing.plan import skip_reason
 
         rules = ls.ensure_rules()
-        backends = []
+        backends: list[BackendReport] = []
         if rules is not None:
             for b in rules.backends.values():
                 reason = skip_reason(b, health=ls.engine.health, budget=ls.engine.budget)
                 backends.append(
-                    {
-                        "name": b.name,
-                        "type": b.type,
-                        "model": b.model,
-                        "usable": reason is None,
-                        "reason": reason,
-                    }
+                    BackendReport(
+                        name=b.name,
+                        type=b.type,
+                        model=b.model,
+                        usable=reason is None,
+                        reason=reason,
+                    )
                 )
-        return {
-            "version": __version__,
-            "rules_file": str(ls.rules_path) if ls.rules_path else None,
-            "rules_errors": list(ls.rules_errors),
-            "backends": backends,
-        }
+        return DoctorResult(
+            version=__version__,
+            rules_file=str(ls.rules_path) if ls.rules_path else None,
+            rules_errors=list(ls.rules_errors),
+            backends=backends,
+        )
 
     @server.command(contract.STATS)
     async def stats(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
         from modelrouter.stats import parse_since, summarize
 
-        since_text = (_first(args) or {}).get("since")
         try:
-            if since_text is not None and not isinstance(since_text, str):
-                raise ValueError
-            since = parse_since(since_text)
+            period = contract.parse_stats(args[0] if args else None).since
+        except JobFailed as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        try:
+            since = parse_since(period)
         except ValueError:
             raise JsonRpcInvalidParams(
-                f"modelrouter.stats: cannot read the period {since_text!r}: use a span like "
+                f"modelrouter.stats: cannot read the period {period!r}: use a span like "
                 "7d, 24h, 30m, 2w, a date like 2026-11-01, or 'all'"
             ) from None
         ledger = ls.ledger

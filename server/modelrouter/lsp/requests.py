@@ -29,7 +29,7 @@ from modelrouter.routing.decide import RouteRequest, route
 from modelrouter.routing.escalation import (
     redo_tier,
 )
-from modelrouter.routing.sticky import Prior
+from modelrouter.routing.sticky import editor_follow_up
 from modelrouter.tokens import estimate_tokens
 from modelrouter.transcript import Message
 
@@ -38,9 +38,6 @@ if TYPE_CHECKING:
     from modelrouter.lsp.server import ModelRouterServer
 
 log = logging.getLogger("modelrouter.lsp")
-
-# Room kept for the system prompt, the task text and formatting around the context.
-PROMPT_OVERHEAD_TOKENS = 600
 
 # The job whose snapshots hold marks on documents (released when it ends).
 JOB: contextvars.ContextVar[str | None] = contextvars.ContextVar("modelrouter_job", default=None)
@@ -183,7 +180,7 @@ class Requests:
         # A follow-up on model-written code keeps that conversation and, unless the new
         # action needs a stronger tier, its tier and model.
         prior = self._record_over(snap)
-        follows = prior is not None and bool(prior.transcript) and action.kind == "rewrite"
+        follow_up = editor_follow_up(action.kind, prior)
         routed = RouteRequest(
             text=instruction or selection,
             language=snap.language_id,
@@ -192,9 +189,7 @@ class Requests:
             selection_tokens=estimate_tokens(selection),
             tier=None if action.tier == "auto" else action.tier,
             tier_reason=f"action {action.id} is set to tier {action.tier}",
-            follow_up=Prior(prior.tier, prior.backend, prior.model)
-            if follows and prior is not None
-            else None,
+            follow_up=follow_up,
             # What the listing shows, symlinks and non-file documents included.
             local_only=self.local_only(snap),
         )
@@ -205,7 +200,7 @@ class Requests:
         req = Request(action, snap, decision.tier, decision.reason, [])
         req.prefer_backend = decision.prefer_backend
         diagnostics = list(args.diagnostics)
-        if follows and prior is not None:
+        if follow_up is not None and prior is not None:
             ctx = self._context(req, diagnostics)
             transcript = [Message(**m) for m in prior.transcript]
             req.messages = prompts.follow_up(transcript, action, ctx, instruction=instruction)
@@ -262,8 +257,6 @@ class Requests:
         plan = self.ls.engine.plan(req.tier, local_only=self.local_only(req.snapshot))
         if plan.primary is None:
             raise JobFailed(f"no usable backend for tier {req.tier}: {plan.why_empty()}")
-        budget = plan.primary.context_window - plan.primary.max_output_tokens
-        budget -= PROMPT_OVERHEAD_TOKENS
         snap = req.snapshot
         try:
             return build_context(
@@ -273,7 +266,7 @@ class Requests:
                 language_id=snap.language_id,
                 path=edits.relative_posix(Path(snap.path), self.ls.root) if snap.path else None,
                 diagnostics=diagnostics,
-                budget_tokens=max(budget, 256),
+                budget_tokens=plan.context_budget(prompts.OVERHEAD_TOKENS),
                 index=snap.lines,
             )
         except ContextError as exc:

@@ -26,6 +26,7 @@ from modelrouter.lsp.requests import Request, Requests, Snapshot
 from modelrouter.positions import LineIndex, Pos, newline_of, position_at
 from modelrouter.python_syntax import edit_breaks_python
 from modelrouter.redact import hide_values
+from modelrouter.routing.decide import is_trivial_edit
 
 if TYPE_CHECKING:
     from modelrouter.lsp.server import ModelRouterServer
@@ -150,7 +151,9 @@ class WorkspaceEdits:
         )
         if new_text == original:
             raise JobFailed(f"{outcome.model} returned the code unchanged; nothing to apply")
-        too_big = edits.oversized_edit(original, new_text, trivial=self._trivial(req))
+        rules = self.ls.rules
+        trivial = rules is not None and is_trivial_edit(rules, req.action, req.tier)
+        too_big = edits.oversized_edit(original, new_text, trivial=trivial)
         if too_big:
             raise JobFailed(
                 f"{outcome.model}'s answer is out of proportion: {too_big}; nothing was changed"
@@ -181,12 +184,6 @@ class WorkspaceEdits:
         )
         moved = " (re-anchored after your edits)" if now_version != snap.version else ""
         return {"applied": True, "message": f"applied {req.action.title}{moved}"}
-
-    def _trivial(self, req: Request) -> bool:
-        """Whether the action is on the cheapest tier (its edits stay the size of the code)."""
-        rules = self.ls.rules
-        tier = req.action.tier if req.action.tier != "auto" else req.tier
-        return rules is not None and tier in rules.tiers and rules.tier_rank(tier) == 0
 
     def widened(self, snap: Snapshot, code: str) -> tuple[int, int]:
         """The range to replace: the whole enclosing function/class when that is what the

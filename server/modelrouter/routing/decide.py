@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelrouter.classify import Classification, classify
-from modelrouter.config import Rules
+from modelrouter.config import Action, Rules
 from modelrouter.errors import RoutingError
 from modelrouter.privacy import is_local_only
 from modelrouter.routing.sticky import Prior, Sessions, keeps
@@ -127,6 +127,13 @@ class _Classified:
     reason: str
     source: str
     classification: Classification | None
+
+
+def is_trivial_edit(rules: Rules, action: Action, tier: str) -> bool:
+    """Whether an action's edit is a trivial one, held to the size of the code it replaces:
+    the action is set to the cheapest tier, or was routed there."""
+    chosen = action.tier if action.tier != "auto" else tier
+    return chosen in rules.tiers and rules.tier_rank(chosen) == 0
 
 
 def _prior(request: RouteRequest, sessions: Sessions | None) -> Prior | None:

@@ -43,6 +43,15 @@ class Plan:
         """The backend tried first, if any is usable."""
         return self.candidates[0] if self.candidates else None
 
+    def context_budget(self, overhead_tokens: int, *, floor: int = 256) -> int:
+        """Tokens of context the primary backend takes beside its reply and `overhead_tokens`
+        of prompt text; never below `floor`, so a tiny window still sees the selection."""
+        primary = self.primary
+        if primary is None:
+            return floor
+        room = primary.context_window - primary.max_output_tokens - overhead_tokens
+        return max(room, floor)
+
     def why_empty(self) -> str:
         """One line explaining why no backend is usable (empty when some is)."""
         if self.candidates:

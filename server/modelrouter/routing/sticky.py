@@ -14,8 +14,12 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from modelrouter.config import Rules
+
+if TYPE_CHECKING:
+    from modelrouter.provenance import Record
 
 SESSION_LIMIT = 1024  # conversations remembered; the least recently used are dropped
 SESSION_TTL_S = 6 * 3600.0  # a conversation idle this long starts afresh
@@ -38,6 +42,15 @@ def keeps(rules: Rules, tier: str, prior: Prior) -> bool:
         and tier in rules.tiers
         and rules.tier_rank(tier) <= rules.tier_rank(prior.tier)
     )
+
+
+def editor_follow_up(action_kind: str, record: Record | None) -> Prior | None:
+    """What an editor action on model-written code follows up on: the answer that wrote it,
+    when the action rewrites code and that answer's conversation was kept (answers, tests
+    and design notes start afresh)."""
+    if record is None or not record.transcript or action_kind != "rewrite":
+        return None
+    return Prior(record.tier, record.backend, record.model)
 
 
 class Sessions:
