@@ -232,6 +232,7 @@ def _job(state: ProxyState, parsed: AgentRequest, routed: Routed) -> Job:
         client=parsed.client,
         options=parsed.options,
         key=parsed.key,
+        wait_for_ledger_id=False,
     )
 
 
