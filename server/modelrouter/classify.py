@@ -23,14 +23,17 @@ few dictionary look-ups.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from modelrouter.config import Route, Rules
 from modelrouter.intents import recognise
-from modelrouter.request_words import concepts, intent_words
-from modelrouter.route_regex import RouteRegex
+from modelrouter.request_words import concepts, words_of
+from modelrouter.route_regex import RouteRegex, required_text
 from modelrouter.tokens import estimate_tokens
 
 REGEX_PREFIX = "re:"
@@ -73,6 +76,26 @@ class Classification:
     scores: dict[str, float] = field(default_factory=dict)  # tier -> summed rule weight
     tokens: int = 0  # estimated request size (text + selection)
 
+    def revised(
+        self,
+        reason: str,
+        *,
+        tier: str | None = None,
+        confidence: float | None = None,
+        source: str | None = None,
+    ) -> Classification:
+        """This classification with another reason (and tier, confidence, source), the
+        rules' evidence kept; a third of what `dataclasses.replace` costs per request."""
+        return Classification(
+            self.tier if tier is None else tier,
+            self.confidence if confidence is None else confidence,
+            reason,
+            self.source if source is None else source,
+            self.matched,
+            self.scores,
+            self.tokens,
+        )
+
 
 @dataclass(frozen=True)
 class _Phrase:
@@ -80,10 +103,13 @@ class _Phrase:
     route: int
     pattern: str
     anchored: bool
+    wildcard: bool  # some word after the first is a prefix word
 
 
 # A word's phrases (by their first word) and its kinds of work as (route, pattern).
 _WordRoutes = tuple[tuple[_Phrase, ...], tuple[tuple[int, str], ...]]
+# What most words are: no phrase starts with them and no route asks for their kind.
+_NO_ROUTES: _WordRoutes = ((), ())
 
 
 @dataclass
@@ -93,6 +119,7 @@ class _CompiledRoute:
     languages: frozenset[str]
     paths: tuple[re.Pattern[str], ...]
     always: bool  # no patterns: filters alone decide
+    unfiltered: bool  # no size, language or path filter
 
 
 class CompiledRules:
@@ -106,7 +133,7 @@ class CompiledRules:
         # User `re:` patterns run with a time bound (RouteRegex); generated ones are safe.
         self.regexes: list[tuple[re.Pattern[str] | RouteRegex, int, str]] = []
         self.kinds: dict[str, list[tuple[int, str]]] = {}  # concept -> (route, pattern)
-        self._word_cache: dict[str, _WordRoutes] = {}
+        self.word_cache: dict[str, _WordRoutes] = {}
         self.always: frozenset[int] = frozenset()  # routes without patterns
         for index, route in enumerate(rules.routes):
             label = (
@@ -119,11 +146,23 @@ class CompiledRules:
                     languages=frozenset(lang.lower() for lang in route.languages),
                     paths=tuple(_glob(p) for p in route.paths),
                     always=not route.patterns,
+                    unfiltered=route.min_tokens is None
+                    and route.max_tokens is None
+                    and not route.languages
+                    and not route.paths,
                 )
             )
             for pattern in route.patterns:
                 self._add(pattern, index)
         self.always = frozenset(i for i, cr in enumerate(self.routes) if cr.always)
+        # The regexes' search functions themselves: one call less per pattern and request.
+        # With the text each match must contain, to skip a search on ASCII text without it.
+        self.searches = [
+            (_searcher(rx), required_text(rx.pattern, re.I) or "", index, pattern)
+            for rx, index, pattern in self.regexes
+        ]
+        # (route, pattern) -> the match and how it reads; matches are immutable, so shared.
+        self._matches: dict[tuple[int, str], tuple[Match, str]] = {}
 
     def _add(self, pattern: str, index: int) -> None:
         if pattern.startswith(KIND_PREFIX):
@@ -150,7 +189,8 @@ class CompiledRules:
                 rx += r"(?!\w)"
             self.regexes.append((re.compile(rx, re.I), index, pattern))
             return
-        phrase = _Phrase(tuple(words[1:]), index, pattern, anchored)
+        rest = tuple(words[1:])
+        phrase = _Phrase(rest, index, pattern, anchored, any(w.endswith("*") for w in rest))
         first = words[0]
         if first.endswith("*"):
             self.prefixes.append((first[:-1], phrase))
@@ -160,14 +200,25 @@ class CompiledRules:
     def routes_for(self, word: str) -> _WordRoutes:
         """Phrases whose first word matches `word`, and the (route, pattern) of each kind of
         work the word is, in the order they count (cached per distinct word)."""
-        found = self._word_cache.get(word)
+        found = self.word_cache.get(word)
         if found is None:
             hits = list(self.exact.get(word, ()))
             hits.extend(p for prefix, p in self.prefixes if word.startswith(prefix))
             kinds = tuple(hit for concept in concepts(word) for hit in self.kinds.get(concept, ()))
-            found = (tuple(hits), kinds)
-            if len(self._word_cache) < 100_000:
-                self._word_cache[word] = found
+            found = (tuple(hits), kinds) if hits or kinds else _NO_ROUTES
+            if len(self.word_cache) < 100_000:
+                self.word_cache[word] = found
+        return found
+
+    def match(self, index: int, pattern: str) -> tuple[Match, str]:
+        """The match of route `index` by `pattern`, and its text for reasons."""
+        found = self._matches.get((index, pattern))
+        if found is None:
+            cr = self.routes[index]
+            m = Match(cr.label, cr.route.tier, pattern, cr.route.weight)
+            found = (m, str(m))
+            if len(self._matches) < 100_000:
+                self._matches[(index, pattern)] = found
         return found
 
 
@@ -183,6 +234,13 @@ def _glob(pattern: str) -> re.Pattern[str]:
     # "**/" may match no directory at all, as in gitignore.
     rx = fnmatch.translate(pattern.replace("**/", "\0"))
     return re.compile(rx.replace("\0", "(?:.*/)?"))
+
+
+def _searcher(rx: re.Pattern[str] | RouteRegex) -> Callable[[str], object]:
+    """A function of the text that is truthy when `rx` matches somewhere in it."""
+    if isinstance(rx, RouteRegex):
+        return rx.search_function()
+    return rx.search
 
 
 def _word_matches(pattern_word: str, word: str) -> bool:
@@ -242,14 +300,20 @@ def classify_rules(
 
     head = _HEAD.match(lower)
     # Phrases match ordinary words only: a type named `Debug` or a product name is no intent.
-    start = len(intent_words(scan[: head.end()])) if head else 0
-    words = intent_words(scan)
+    start = _head_start(scan[: head.end()]) if head else 0
+    words = words_of(scan)
     n = len(words)
     singles: list[tuple[int, _Phrase]] = []
     kinds: list[tuple[int, tuple[tuple[int, str], ...]]] = []
     covered: set[int] = set()  # word positions inside a matched phrase of several words
-    for i, word in enumerate(words):
-        phrases, word_kinds = compiled.routes_for(word)
+    entries = list(map(compiled.word_cache.get, words))
+    if None in entries:
+        routes_for = compiled.routes_for
+        entries = [routes_for(w) if e is None else e for e, w in zip(entries, words, strict=True)]
+    for i, entry in enumerate(entries):
+        if entry is _NO_ROUTES:
+            continue
+        phrases, word_kinds = entry
         if word_kinds:
             kinds.append((i, word_kinds))
         for phrase in phrases:
@@ -259,10 +323,13 @@ def classify_rules(
             if rest:
                 if i + len(rest) >= n:
                     continue
-                if not all(_word_matches(pw, words[i + 1 + k]) for k, pw in enumerate(rest)):
+                if not phrase.wildcard:
+                    if words[i + 1 : i + 1 + len(rest)] != rest:
+                        continue
+                elif not all(_word_matches(pw, words[i + 1 + k]) for k, pw in enumerate(rest)):
                     continue
                 cr = compiled.routes[phrase.route]
-                if _filters_pass(cr, language, path, tokens):
+                if cr.unfiltered or _filters_pass(cr, language, path, tokens):
                     covered.update(range(i, i + len(rest) + 1))
                 hits[phrase.route] = phrase.pattern
             else:
@@ -278,25 +345,29 @@ def classify_rules(
         for index, pattern in word_kinds:
             if index not in hits:
                 hits[index] = pattern
-    if compiled.substrings and _SPACELESS.search(lower):
+    if compiled.substrings and not lower.isascii() and _SPACELESS.search(lower):
         for sub, index, pattern in compiled.substrings:
             if index not in hits and sub in lower:
                 hits[index] = pattern
-    for rx, index, pattern in compiled.regexes:
-        if index not in hits and rx.search(scan):
+    ascii_text = scan.isascii()
+    for search, needed, index, pattern in compiled.searches:
+        if index in hits or (needed and ascii_text and needed not in lower):
+            continue
+        if search(scan):
             hits[index] = pattern
 
-    matched: list[Match] = []
+    shown: list[tuple[Match, str]] = []  # each match and how it reads
     scores: dict[str, float] = {}
     # Only the routes that matched or need no pattern, in the rules' order.
-    for index in sorted(hits.keys() | compiled.always):
+    for index in sorted(hits.keys() | compiled.always if compiled.always else hits):
         cr = compiled.routes[index]
-        pattern = hits.get(index)
-        if not _filters_pass(cr, language, path, tokens):
+        if not (cr.unfiltered or _filters_pass(cr, language, path, tokens)):
             continue
         route = cr.route
-        shown = pattern if pattern is not None else _filter_label(route)
-        matched.append(Match(cr.label, route.tier, shown, route.weight))
+        pattern = hits.get(index)
+        if pattern is None:
+            pattern = _filter_label(route)
+        shown.append(compiled.match(index, pattern))
         scores[route.tier] = scores.get(route.tier, 0.0) + route.weight
 
     if not scores:
@@ -313,9 +384,10 @@ def classify_rules(
     top = scores[tier]
     total = sum(scores.values())
     confidence = round(min(0.99, max(0.05, top / (total + 0.5))), 3)
-    matched.sort(key=lambda m: (m.tier != tier, -m.weight))
+    shown.sort(key=lambda ms: (ms[0].tier != tier, -ms[0].weight))
+    matched = [m for m, _ in shown]
     winner = matched[0]
-    others = [str(m) for m in matched[1:]]
+    others = [text for _, text in shown[1:]]
     reason = f"{winner.pattern!r} ({winner.route}) → {tier}"
     if others:
         reason += "; also matched: " + ", ".join(others)
@@ -328,6 +400,20 @@ def classify_rules(
         scores=scores,
         tokens=tokens,
     )
+
+
+_head_starts: dict[str, int] = {}
+
+
+def _head_start(head: str) -> int:
+    """How many ordinary words a commit subject's head ("feat(cli): ") holds; heads repeat
+    across requests, so each is scanned once."""
+    found = _head_starts.get(head)
+    if found is None:
+        found = len(words_of(head))
+        if len(_head_starts) < 10_000:
+            _head_starts[head] = found
+    return found
 
 
 def _filter_label(route: Route) -> str:
@@ -365,9 +451,16 @@ def classify(
     mode = rules.classifier.mode
     if mode == "rules":
         return by_rules
-    from modelrouter.learned import classify_hybrid
+    return _learned().classify_hybrid(rules, text, by_rules, use_rules=mode == "hybrid")
 
-    return classify_hybrid(rules, text, by_rules, use_rules=mode == "hybrid")
+
+@functools.cache
+def _learned() -> ModuleType:
+    # Imported on first use, not at start-up; cached, as an import statement costs a
+    # microsecond per request.
+    import modelrouter.learned
+
+    return modelrouter.learned
 
 
 def classify_intent(rules: Rules, text: str, tokens: int = 0) -> Classification | None:

@@ -23,7 +23,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -96,7 +96,19 @@ class Job:
     # Routing labels for learned routing (the ledger stores the request text only with one):
     tier_override: str | None = None  # the user chose the tier explicitly
     redo_of: int | None = None  # ledger id of the answer this request redoes a tier up
+    # An automatic re-ask: "<check>: <detail>" of the failed answer it replaces (`redo_of`).
+    escalation: str | None = None
     key: str | None = None  # name of the proxy key the request came with (budgets, ledger)
+
+
+class FailedCheck(Protocol):
+    """What a check found wrong with an answer, as the ledger records it."""
+
+    @property
+    def check(self) -> str: ...
+
+    @property
+    def detail(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,9 @@ class Outcome:
     first_token_s: float | None
     redactions: int = 0
     ledger_id: int | None = None
+    # The ledger row's own id, known before `ledger_id` is: a check recorded on the answer
+    # while the ledger is busy still finds its row.
+    ledger_uid: str | None = None
     # Backends ahead of the answering one that were passed over (budget, cooldown, key).
     skipped: list[Skip] = field(default_factory=list)
     # The whole answer as transcript parts (text, tool calls, thinking) and why it ended.
@@ -630,7 +645,18 @@ class Engine:
             keys=self.api_keys(),
         )
         entry.reservations = [h.id for h in holds or ()]
+        if outcome is not None:
+            outcome.ledger_uid = entry.uid
         return self.ledger.submit(entry)
+
+    def record_check(self, outcome: Outcome, failure: FailedCheck) -> None:
+        """Note in the ledger that `outcome`'s answer failed a check (`failure` is, for
+        instance, a routing.escalation.CheckFailure). Never blocks, never raises."""
+        if self.ledger is None:
+            return
+        self.ledger.submit_check(
+            outcome.ledger_id, failure.check, failure.detail, uid=outcome.ledger_uid
+        )
 
 
 def needs_rich_backend(job: Job) -> tuple[bool, bool]:

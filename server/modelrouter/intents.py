@@ -14,9 +14,11 @@ for any function, class or wording, and for the languages the lexicon covers.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from modelrouter.request_words import concepts, scan
+from modelrouter.request_words import concepts, words_of
 
 # Words that ask what code does rather than for a change.
 _EXPLAIN_OPENERS = frozenset({"explain", "describe", "what", "how", "walk", "summarize"})
@@ -24,6 +26,7 @@ _EXPLAIN_OPENERS = frozenset({"explain", "describe", "what", "how", "walk", "sum
 _DEFECT = frozenset({"defect", "fix", "test", "perf", "build"})
 # Cheaper kinds of work: the classifier routes those below the action's tier.
 _CHEAPER = frozenset({"docs", "wording", "tidy", "release", "remove"})
+_CONTRADICTING = _DEFECT | _CHEAPER
 _LARGE = frozenset({"design", "migrate", "system", "concurrency", "security", "breadth"})
 _CHANGE = frozenset({"change", "add", "capability"})
 # Words that name a piece of code in front of the user (besides the "local" concept).
@@ -57,16 +60,14 @@ class Intent:
 
 def recognise(text: str) -> Intent | None:
     """The action `text` asks for, when it asks for one and nothing contradicts it."""
-    words = [t.text for t in scan(text[:600]) if t.kind == "word"]
+    words = words_of(text[:600])
     if not words or len(words) > MAX_WORDS:
         return None
-    kinds: set[str] = set()
-    for w in words:
-        kinds.update(concepts(w))
-    if kinds & (_DEFECT | _CHEAPER):
+    kinds = set(itertools.chain.from_iterable(map(concepts, words)))
+    if not kinds.isdisjoint(_CONTRADICTING):
         return None
-    local = "local" in kinds or any(w in _CODE_OBJECTS for w in words)
-    if not local or any(w in _WIDE_OBJECTS for w in words) or kinds & _LARGE:
+    local = "local" in kinds or not _CODE_OBJECTS.isdisjoint(words)
+    if not local or not _WIDE_OBJECTS.isdisjoint(words) or not kinds.isdisjoint(_LARGE):
         return None
     first = words[0]
     if (first in _EXPLAIN_OPENERS or "explain" in concepts(first)) and not kinds & _CHANGE:
@@ -83,7 +84,7 @@ def recognise(text: str) -> Intent | None:
     return None
 
 
-def _asks_what_it_does(words: list[str]) -> bool:
+def _asks_what_it_does(words: Sequence[str]) -> bool:
     # "what does this function do", "how does this regex work", "what is this for"
     rest = set(words[1:6])
     return bool(rest & {"does", "do", "is", "are", "works", "work"})

@@ -17,6 +17,7 @@ Weights file format (JSON, optionally gzip-compressed, ``.json`` / ``.json.gz``)
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import json
@@ -26,13 +27,13 @@ import operator
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from modelrouter.errors import WeightsError
 from modelrouter.paths import data_dir
-from modelrouter.request_words import Token, concepts, scan
+from modelrouter.request_words import Token, concepts, scan, words_of
 
 FORMAT = "modelrouter-ngram-lr"
 FORMAT_VERSION = 2
@@ -69,34 +70,73 @@ def token_features(kind: str, text: str, char_min: int = 2, char_max: int = 5) -
     return out
 
 
-def request_features(text: str) -> tuple[list[Token], list[str]]:
+def request_features(text: str) -> tuple[tuple[Token, ...], list[str]]:
     """The request's tokens and its whole-request features: word pairs, the opening words
     and their concepts, and shape (length, lines, question form, code, script)."""
     text = text[:MAX_CHARS]
     tokens = scan(text)
-    seq = [t.text if t.kind == "word" else "_" + t.kind for t in tokens]
+    seq = [_pair_part(t) for t in tokens]
     out = ["b:" + a + " " + b for a, b in itertools.pairwise(seq)]
-    words = [t.text for t in tokens if t.kind == "word"]
-    if words:
-        out.append("f:" + words[0])
-        out.extend("fk:" + c for c in concepts(words[0]))
-        if len(words) > 1:
-            out.append("f2:" + words[0] + " " + words[1])
+    out.extend(_shape_features(text, tokens))
+    return tokens, out
+
+
+def _pair_part(t: Token) -> str:
+    # In word pairs a name or a piece of code stands as its kind.
+    return t.text if t.kind == "word" else "_" + t.kind
+
+
+def _pair_feature(pair: tuple[Token, Token]) -> str:
+    return "b:" + _pair_part(pair[0]) + " " + _pair_part(pair[1])
+
+
+_KIND = operator.itemgetter(0)
+# The literal parts of `_CODE_HINT`: a text with none of them cannot match it.
+_CODE_HINT_LITERALS = ("Traceback", "Exception", "Error:", "panic:", "segfault", "SIGSEGV")
+
+
+def _shape_features(text: str, tokens: tuple[Token, ...]) -> list[str]:
+    """The whole-request features other than word pairs, `text` already cut to MAX_CHARS."""
+    words = words_of(text)
+    out = list(_opening_features(words[0])) if words else []
+    if len(words) > 1:
+        out.append("f2:" + words[0] + " " + words[1])
     n = len(tokens)
     out.append("len:" + ("1" if n <= 3 else "2" if n <= 8 else "3" if n <= 20 else "4"))
-    first = text.split("\n", 1)[0]
     if "\n" in text.strip():
         out.append("shape:body")
-    if _CODE_HINT.search(text):
+    if _code_hint(text):
         out.append("shape:trace")
-    if "?" in first:
+    question = text.find("?")
+    if question >= 0 and text.find("\n", 0, question) < 0:  # on the first line
         out.append("shape:question")
-    codes = sum(1 for t in tokens if t.kind == "code")
+    codes = list(map(_KIND, tokens)).count("code")
     if codes:
         out.append("shape:code" if codes < 3 else "shape:code3")
-    if _NON_LATIN.search(text):
+    if not text.isascii() and _NON_LATIN.search(text):
         out.append("shape:script")
-    return tokens, out
+    return out
+
+
+_openings: dict[str, tuple[str, ...]] = {}
+
+
+def _opening_features(word: str) -> tuple[str, ...]:
+    """The features of a request's first word: itself and its concepts (cached per word)."""
+    found = _openings.get(word)
+    if found is None:
+        found = ("f:" + word, *("fk:" + c for c in concepts(word)))
+        if len(_openings) < TOKEN_CACHE_SIZE:
+            _openings[word] = found
+    return found
+
+
+def _code_hint(text: str) -> bool:
+    """`_CODE_HINT.search(text)`, without running the regex over texts that cannot match."""
+    for literal in _CODE_HINT_LITERALS:
+        if literal in text:
+            return True
+    return "at " in text and "(" in text and _CODE_HINT.search(text) is not None
 
 
 def features(text: str, char_min: int = 2, char_max: int = 5) -> dict[str, float]:
@@ -152,7 +192,15 @@ class LearnedModel:
     source: str = ""
     meta: dict = field(default_factory=dict)
     personal: bool = False  # fine-tuned on the user's corrections
-    _token_cache: dict[Token, tuple[list[float], float]] = field(
+    # Per token: its summed weights per tier, then its summed squared idf; per word pair
+    # (and whole-request feature): idf × each tier's weight, then idf², or () when unknown.
+    _token_cache: dict[Token, tuple[float, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _pair_cache: dict[tuple[Token, Token], tuple[float, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _row_cache: dict[str, tuple[float, ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -160,29 +208,54 @@ class LearnedModel:
         """Uncalibrated class scores: idf-weighted feature counts, L2-normalised as if every
         occurrence were its own feature (so each token's share can be cached), times the
         weights."""
-        tokens, whole = request_features(text)
-        cache = self._token_cache
-        hits = []
-        for t in tokens:
-            hit = cache.get(t)
-            if hit is None:
-                hit = self._sum_rows(token_features(t.kind, t.text, self.char_min, self.char_max))
-                if len(cache) < TOKEN_CACHE_SIZE:
-                    cache[t] = hit
-            hits.append(hit)
+        text = text[:MAX_CHARS]
+        tokens = scan(text)
+        k = len(self.tiers)
+        hits = _looked_up(self._token_cache, tokens, self._token_row)
         # Column sums in C, in the same order as one addition per token.
         if hits:
-            vecs, sqs = zip(*hits, strict=True)
-            scores = [sum(col) for col in zip(*vecs, strict=True)]
-            norm2 = sum(sqs)
+            cols = list(zip(*hits, strict=True))
+            scores = [sum(col) for col in cols[:k]]
+            norm2 = sum(cols[k])
         else:
-            scores, norm2 = [0.0] * len(self.tiers), 0.0
-        vec, sq = self._sum_rows(whole)
-        norm2 += sq
+            scores, norm2 = [0.0] * k, 0.0
+        # The whole-request features, in `request_features` order: word pairs, then shape.
+        rows = _looked_up(self._pair_cache, list(itertools.pairwise(tokens)), self._pair_row)
+        rows += _looked_up(self._row_cache, _shape_features(text, tokens), self._row)
+        rows = [row for row in rows if row]
+        if rows:
+            cols = list(zip(*rows, strict=True))
+            vec = [sum(col) for col in cols[:k]]
+            norm2 += sum(cols[k])
+        else:
+            vec = [0.0] * k
         if norm2 > 0.0:
             inv = 1.0 / math.sqrt(norm2)
             return [s * inv + v * inv + b for s, v, b in zip(scores, vec, self.bias, strict=True)]
         return list(self.bias)
+
+    def _token_row(self, t: Token) -> tuple[float, ...]:
+        vec, sq = self._sum_rows(token_features(t.kind, t.text, self.char_min, self.char_max))
+        row = (*vec, sq)
+        if len(self._token_cache) < TOKEN_CACHE_SIZE:
+            self._token_cache[t] = row
+        return row
+
+    def _pair_row(self, pair: tuple[Token, Token]) -> tuple[float, ...]:
+        row = self._row(_pair_feature(pair))
+        if len(self._pair_cache) < TOKEN_CACHE_SIZE:
+            self._pair_cache[pair] = row
+        return row
+
+    def _row(self, feature: str) -> tuple[float, ...]:
+        """The feature's idf × weight per tier, then idf² (the products `_sum_rows` sums)."""
+        row = self._row_cache.get(feature)
+        if row is None:
+            found = self.vocab.get(feature)
+            row = () if found is None else tuple(found[0] * w for w in (*found[1:], found[0]))
+            if len(self._row_cache) < TOKEN_CACHE_SIZE:
+                self._row_cache[feature] = row
+        return row
 
     def _sum_rows(self, feats: list[str]) -> tuple[list[float], float]:
         """Summed idf × weight of the known features, and their summed squared idf."""
@@ -241,11 +314,29 @@ class LearnedModel:
         return path
 
 
+def _looked_up(cache: dict, keys: Sequence, compute: Callable) -> list:
+    """`cache[key]` for each key, `compute(key)` (which caches) for those not there yet: the
+    look-ups run in C, and nearly all of a request's keys are cached."""
+    found = list(map(cache.get, keys))
+    if None in found:
+        found = [v if v is not None else compute(key) for v, key in zip(found, keys, strict=True)]
+    return found
+
+
 def _softmax(z: list[float]) -> list[float]:
     m = max(z)
     e = [math.exp(s - m) for s in z]
     total = sum(e)
     return [x / total for x in e]
+
+
+@functools.cache
+def _mistake_costs(k: int, under_penalty: float) -> tuple[tuple[float, ...], ...]:
+    """Row t, column y: the cost of sending a request that needs tier y to tier t."""
+    return tuple(
+        tuple(float(t - y) if t >= y else under_penalty * (y - t) for y in range(k))
+        for t in range(k)
+    )
 
 
 @dataclass(frozen=True)
@@ -270,15 +361,11 @@ def decide(
     The higher of the two wins.
     """
     k = len(tiers)
-    best = max(range(k), key=lambda i: (probs[i], i))
-    conf = probs[best]
-    expected = []
-    for t in range(k):
-        loss = 0.0
-        for y in range(k):
-            loss += probs[y] * ((t - y) if t >= y else under_penalty * (y - t))
-        expected.append(loss)
-    by_cost = min(range(k), key=lambda t: (expected[t], t))
+    conf = max(probs)
+    best = k - 1 - probs[::-1].index(conf)  # on a tie, the more capable tier
+    mul = operator.mul
+    expected = [sum(map(mul, probs, row)) for row in _mistake_costs(k, under_penalty)]
+    by_cost = expected.index(min(expected))  # on a tie, the cheaper tier
     chosen, why = best, ""
     if by_cost > chosen:
         risk = sum(probs[by_cost:])
@@ -410,10 +497,9 @@ def classify_hybrid(rules, text: str, by_rules, *, use_rules: bool = True):
     """
     settings = rules.classifier
     if use_rules and rules_decide_alone(by_rules, settings.rule_confidence):
-        return replace(
-            by_rules,
-            reason=f"rules (confidence {by_rules.confidence:.2f} ≥ "
-            f"{settings.rule_confidence:g}, nothing against): {by_rules.reason}",
+        return by_rules.revised(
+            f"rules (confidence {by_rules.confidence:.2f} ≥ "
+            f"{settings.rule_confidence:g}, nothing against): {by_rules.reason}"
         )
     try:
         model = default_model(settings.weights)
@@ -421,12 +507,11 @@ def classify_hybrid(rules, text: str, by_rules, *, use_rules: bool = True):
         if str(exc) not in _warned:
             _warned.add(str(exc))
             log.warning("learned router unavailable: %s", exc)
-        return replace(by_rules, reason=f"{by_rules.reason} (learned model unavailable: {exc})")
+        return by_rules.revised(f"{by_rules.reason} (learned model unavailable: {exc})")
     order = rules.tier_order
     if model.tiers != order:
-        return replace(
-            by_rules,
-            reason=f"{by_rules.reason} (learned model tiers {model.tiers} do not match the rules)",
+        return by_rules.revised(
+            f"{by_rules.reason} (learned model tiers {model.tiers} do not match the rules)"
         )
     probs = model.predict_proba(text, by_rules.scores if use_rules else None)
     d = decide(
@@ -447,13 +532,7 @@ def classify_hybrid(rules, text: str, by_rules, *, use_rules: bool = True):
     if use_rules and by_rules.matched:
         # The strongest rule only: the full list is in `matched` (and `route --json`).
         reason += f"; rules weighed in: {by_rules.reason.split('; also matched', 1)[0]}"
-    return replace(
-        by_rules,
-        tier=tier,
-        confidence=round(d.confidence, 3),
-        reason=reason,
-        source="learned",
-    )
+    return by_rules.revised(reason, tier=tier, confidence=round(d.confidence, 3), source="learned")
 
 
 def rules_decide_alone(by_rules, rule_confidence: float) -> bool:

@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 LEDGER_FILENAME = "ledger.sqlite3"
 LEDGER_URL_ENV = "MODELROUTER_LEDGER_URL"
 PROMPT_MAX_CHARS = 8000  # label texts are instructions, not whole files
+CHECK_MAX_CHARS = 2000  # a check's detail names what failed; tool output is cut here
 QUEUE_LIMIT = 10_000  # rows held in memory while the database is unreachable
 RETRY_S = 1.0  # how often a queued row is retried
 SCHEMA_VERSION = schema_version()
@@ -105,6 +106,10 @@ class RequestRecord:
     error: str | None = None
     tier_override: str | None = None
     redo_of: int | None = None
+    # An automatic re-ask: "<check>: <detail>" of the failed answer it replaces (`redo_of`).
+    escalation: str | None = None
+    check_failed: str | None = None  # the check this answer failed (set by submit_check)
+    check_detail: str | None = None
     prompt: str | None = None
     key: str | None = None  # the proxy key's name the request came in with
     ts: float = field(default_factory=time.time)
@@ -145,6 +150,9 @@ class RequestRecord:
             "error": self.error,
             "tier_override": self.tier_override,
             "redo_of": self.redo_of,
+            "escalation": self.escalation,
+            "check_failed": self.check_failed,
+            "check_detail": self.check_detail,
             "key": self.key,
             "attempts": [
                 {
@@ -250,6 +258,7 @@ def build_entry(
         fallback=fallback,
         tier_override=job.tier_override,
         redo_of=job.redo_of,
+        escalation=check_text(job.escalation, keys) if job.escalation else None,
         prompt=prompt[:PROMPT_MAX_CHARS] if prompt else None,
         key=job.key,
     )
@@ -274,6 +283,30 @@ def build_entry(
     return entry
 
 
+def check_text(text: str, keys: Sequence[str] = ()) -> str:
+    """A check's words as stored: secrets masked (a tool's output may quote the code), cut
+    to CHECK_MAX_CHARS, without NUL (PostgreSQL refuses it in text: the row would never be
+    written)."""
+    from modelrouter.redact import scrub
+
+    text = text[: CHECK_MAX_CHARS * 2].replace("\x00", "")
+    return scrub(text, known=keys)[:CHECK_MAX_CHARS]
+
+
+@dataclass
+class CheckRecord:
+    """A failed check on a recorded answer: written after the answer's row, in order.
+
+    The row is found by `uid` when known (its id may not be, while the database is busy),
+    else by `entry_id`.
+    """
+
+    entry_id: int | None
+    check: str
+    detail: str
+    uid: str | None = None
+
+
 def _first_user_text(job: Job) -> str | None:
     for m in job.messages:
         if m.role == "user":
@@ -287,8 +320,9 @@ _INSERT_REQUEST = (
     "INSERT INTO requests (ts, source, workspace, action, tier, reason, status,"
     " backend, model, input_tokens, output_tokens, tokens_estimated, cost_usd,"
     " top_tier_cost_usd, latency_s, first_token_s, fallback, redactions, error,"
-    " tier_override, redo_of, prompt, uid, key_name, client)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " tier_override, redo_of, prompt, uid, key_name, client, escalation, check_failed,"
+    " check_detail)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT (uid) DO NOTHING"
 )
 
@@ -321,7 +355,8 @@ class Ledger:
         self._ops_down_until = 0.0  # monotonic: the operations connection failed just now
         self._listeners: list[Callable[[RequestRecord], None]] = []
         self._warned: set[str] = set()
-        self._queue: collections.deque[RequestRecord] = collections.deque()
+        # Rows waiting for the database: requests, and checks on them (in order).
+        self._queue: collections.deque[RequestRecord | CheckRecord] = collections.deque()
         self._retry_at = 0.0  # no retry of the queue before this (monotonic)
         self._retrier: threading.Thread | None = None
         self._closed = threading.Event()
@@ -404,17 +439,7 @@ class Ledger:
     def record(self, entry: RequestRecord) -> int | None:
         """Store `entry` and return its id; when the database cannot take it now, queue it
         (see the module docstring) and return None. Never raises."""
-        entry_id: int | None = None
-        with self._write_lock:
-            self._drain()
-            if self._queue:
-                self._enqueue(entry)  # keep the order: older rows first
-            else:
-                try:
-                    entry_id = self._store(entry)
-                except LedgerError as exc:
-                    self._failed(exc)
-                    self._enqueue(entry)
+        entry_id = self._write(entry)
         for listener in self._listeners:
             try:
                 listener(entry)
@@ -422,17 +447,51 @@ class Ledger:
                 log.exception("ledger listener failed")
         return entry_id
 
+    def record_check(self, check: CheckRecord) -> None:
+        """Store that an answer failed a check (queued like a request when the database
+        cannot take it now). Never raises."""
+        self._write(check)
+
+    def _write(self, row: RequestRecord | CheckRecord) -> int | None:
+        with self._write_lock:
+            self._drain()
+            if self._queue:
+                self._enqueue(row)  # keep the order: older rows first
+                return None
+            try:
+                return self._store_row(row)
+            except LedgerError as exc:
+                self._failed(exc)
+                self._enqueue(row)
+                return None
+
     def submit(self, entry: RequestRecord) -> Future[int | None]:
         """Record `entry` in the ledger's writer thread and return at once.
 
         The future's result is the entry id (None when queued); it never raises.
         Writes keep their order, and pending ones finish before the interpreter exits.
         """
+        return self._writer_thread().submit(self.record, entry)
+
+    def submit_check(
+        self, entry_id: int | None, check: str, detail: str, *, uid: str | None = None
+    ) -> None:
+        """Record, in the writer thread, that entry `entry_id`'s answer failed `check`.
+
+        Returns at once and never raises; a no-op without an id. `uid` (the entry's own id,
+        `RequestRecord.uid`) finds the row even when its ledger id is not known yet: the
+        check is written after the row, as writes keep their order.
+        """
+        if entry_id is None and uid is None:
+            return
+        row = CheckRecord(entry_id, check_text(check), check_text(detail), uid)
+        self._writer_thread().submit(self.record_check, row)
+
+    def _writer_thread(self) -> ThreadPoolExecutor:
         with self._write_lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="modelrouter-ledger")
-            executor = self._executor
-        return executor.submit(self.record, entry)
+            return self._executor
 
     # The async facade for event loops (the language server, the proxy): writes go to the
     # writer thread, reads to a worker thread, so a locked database (another process holding
@@ -471,6 +530,14 @@ class Ledger:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(min(RETRY_S / 4, max(0.0, deadline - time.monotonic())))
+
+    def _store_row(self, row: RequestRecord | CheckRecord) -> int | None:
+        """Write one queued row (caller holds the write lock): a request's id, or None for
+        a check; raises LedgerError."""
+        if isinstance(row, CheckRecord):
+            self._store_check(row)
+            return None
+        return self._store(row)
 
     def _store(self, e: RequestRecord) -> int:
         """Insert one request with its attempts and settle its reservations (caller holds
@@ -517,13 +584,40 @@ class Ledger:
         self.last_error = None
         return request_id
 
+    def _store_check(self, c: CheckRecord) -> None:
+        where, key = ("uid", c.uid) if c.uid is not None else ("id", c.entry_id)
+        try:
+            if self._writer is None:
+                self._writer = self._connect()
+            with self._writer.write() as conn:
+                # No row (it was dropped past a full queue): nothing to mark, nothing to fail.
+                conn.run(
+                    f"UPDATE requests SET check_failed = ?, check_detail = ? WHERE {where} = ?",
+                    (c.check, c.detail, key),
+                )
+        except LedgerError:
+            self._writer = _closed(self._writer)
+            raise
+        except self.db.errors as exc:
+            if self.db.lost(exc):
+                self._writer = _closed(self._writer)
+            raise LedgerError(self.db.describe(exc)) from exc
+        self.last_error = None
+
     def _failed(self, exc: LedgerError) -> None:
         self.last_error = str(exc)
         self._retry_at = time.monotonic() + RETRY_S
         self._warn(self.last_error)
 
-    def _enqueue(self, entry: RequestRecord) -> None:
-        if len(self._queue) >= self.queue_limit:
+    def _enqueue(self, entry: RequestRecord | CheckRecord) -> None:
+        if len(self._queue) >= self.queue_limit and isinstance(entry, CheckRecord):
+            # Not a request: the `dropped` count (requests answered, not recorded) stays true.
+            log.error(
+                "ledger %s unreachable and its queue is full: check %r on an answer dropped",
+                self.location,
+                entry.check,
+            )
+        elif len(self._queue) >= self.queue_limit:
             if not self._dropped:
                 self._dropped_since = entry.ts
             self._dropped += 1
@@ -547,7 +641,7 @@ class Ledger:
             return
         while self._queue:
             try:
-                self._store(self._queue[0])
+                self._store_row(self._queue[0])
             except LedgerError as exc:
                 self._failed(exc)
                 return
@@ -819,6 +913,9 @@ def _request_params(e: RequestRecord) -> tuple[Any, ...]:
         e.uid,
         e.key,
         e.client,
+        e.escalation,
+        e.check_failed,
+        e.check_detail,
     )
 
 
@@ -877,6 +974,9 @@ def _entry(row: Row, attempts: list[AttemptRecord]) -> RequestRecord:
         error=row["error"],
         tier_override=row["tier_override"],
         redo_of=row["redo_of"],
+        escalation=row["escalation"],
+        check_failed=row["check_failed"],
+        check_detail=row["check_detail"],
         prompt=row["prompt"],
         key=row["key_name"],
         uid=row["uid"] or "",

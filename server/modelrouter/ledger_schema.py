@@ -111,6 +111,13 @@ MIGRATIONS: tuple[str, ...] = (
     -- The proxy's client program (from its user-agent), beside `source` = proxy.
     ALTER TABLE requests ADD COLUMN client TEXT;
     """,
+    """
+    -- Automatic escalation: a re-ask one tier up names the failed check ("<check>: <detail>")
+    -- of the answer it replaces (`redo_of`); that answer's row says which check it failed.
+    ALTER TABLE requests ADD COLUMN escalation TEXT;
+    ALTER TABLE requests ADD COLUMN check_failed TEXT;
+    ALTER TABLE requests ADD COLUMN check_detail TEXT;
+    """,
 )
 
 

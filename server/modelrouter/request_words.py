@@ -20,6 +20,7 @@ uses words it knows. The lexicon is about kinds of work, not about any one data 
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import NamedTuple
 
@@ -58,19 +59,30 @@ class Token(NamedTuple):
 # The rule classifier (a commit subject's head, then the request), the intents and the
 # learned model scan the same request one after the other, so the last few results are kept.
 _RECENT_SIZE = 4
-_recent: dict[str, tuple[Token, ...]] = {}
+_recent: dict[str, tuple[tuple[Token, ...], tuple[str, ...]]] = {}
+
+
+def _scanned(text: str) -> tuple[tuple[Token, ...], tuple[str, ...]]:
+    """The tokens of `text` and its ordinary words, kept for the last few texts."""
+    found = _recent.get(text)
+    if found is not None:
+        return found
+    tokens = tuple(_scan(text))
+    found = (tokens, tuple([t.text for t in tokens if t.kind == "word"]))
+    if len(_recent) >= _RECENT_SIZE:
+        del _recent[next(iter(_recent))]
+    _recent[text] = found
+    return found
 
 
 def scan(text: str) -> tuple[Token, ...]:
     """The tokens of `text` (see the module docstring)."""
-    tokens = _recent.get(text)
-    if tokens is not None:
-        return tokens
-    tokens = tuple(_scan(text))
-    if len(_recent) >= _RECENT_SIZE:
-        del _recent[next(iter(_recent))]
-    _recent[text] = tokens
-    return tokens
+    return _scanned(text)[0]
+
+
+def words_of(text: str) -> tuple[str, ...]:
+    """The lower-cased ordinary words of `text` (names and code left out), in order."""
+    return _scanned(text)[1]
 
 
 # Context decides whether a capitalised word is a name; every other word's kind is its own.
@@ -99,24 +111,35 @@ def _word_token(raw: str) -> Token:
 _CHUNK = re.compile(r"`[^`\n]{1,80}`|\S+")
 _TICKED = re.compile(r"`[^`\n]{1,80}`")
 _LETTER_WORD = re.compile(r"[^\W\d_]\w*")
-_Chunk = tuple[tuple[Token, ...], tuple[tuple[int, int, str], ...]]
+# A chunk's tokens, its capitalised words (index, offset in the chunk, the word as a word
+# and as a name), and its letter words as Title Case counts them.
+_Chunk = tuple[tuple[Token, ...], tuple[tuple[int, int, Token, Token], ...], tuple[int, ...]]
 _chunks: dict[str, _Chunk] = {}
+# How `_is_title_case` counts a word that starts with a letter.
+_ACRONYM, _LOWER, _CAPITAL = 0, 1, 2
 
 
 def _chunk_tokens(chunk: str) -> _Chunk:
-    """The chunk's tokens, a capitalised word standing as `_CAPITALISED`, and for each of
-    those (index, offset in the chunk, the word)."""
+    """The chunk's tokens, a capitalised word whose kind depends on what is before it
+    standing as `_CAPITALISED`; for each of those (index, offset in the chunk, the word as
+    a word and as a name); and each of its letter words as `_ACRONYM`, `_LOWER` or
+    `_CAPITAL`."""
     found = _chunks.get(chunk)
     if found is not None:
         return found
     tokens: list[Token] = []
-    pending: list[tuple[int, int, str]] = []
+    pending: list[tuple[int, int, Token, Token]] = []
     for m in _SCAN.finditer(chunk):
         kind, raw = m.lastgroup, m.group()
         if kind == "word":
             tok = _word_token(raw)
             if tok is _CAPITALISED:
-                pending.append((len(tokens), m.start(), raw))
+                start = m.start()
+                word = Token("word", raw.lower())
+                if start and chunk[start - 1] in _SENTENCE_END:
+                    tok = word  # a sentence starts here, whatever is before the chunk
+                else:
+                    pending.append((len(tokens), start, word, Token("name", word.text)))
             tokens.append(tok)
         elif kind == "path":
             # The parts of a path are names ("docs/README.md" is about a readme), its
@@ -129,7 +152,11 @@ def _chunk_tokens(chunk: str) -> _Chunk:
             tokens.append(Token("ver", raw.lower()))
         else:  # tick, call
             tokens.append(Token("code", raw.lower()))
-    found = (tuple(tokens), tuple(pending))
+    letters = tuple(
+        _ACRONYM if w.isupper() else _CAPITAL if w[0].isupper() else _LOWER
+        for w in _LETTER_WORD.findall(chunk)
+    )
+    found = (tuple(tokens), tuple(pending), letters)
     if len(_chunks) < 100_000:
         _chunks[chunk] = found
     return found
@@ -139,37 +166,60 @@ def _is_title_case(text: str) -> bool:
     # In Title Case text ("Fix Crash On Start") capitals say nothing; in a sentence they
     # mark names. The first word is capitalised in any sentence; all-capital words are
     # acronyms.
-    alpha = _LETTER_WORD.findall(_TICKED.sub(" ", text))
+    alpha = _LETTER_WORD.findall(_TICKED.sub(" ", text) if "`" in text else text)
     rest = [w for w in alpha[1:] if not w.isupper()]
-    capitals = sum(1 for w in rest if w[0].isupper())
+    capitals = sum([w[0].isupper() for w in rest])
     return len(rest) >= 2 and capitals * 3 >= len(rest) * 2
 
 
+def _title_case_of_chunks(found: list[_Chunk]) -> bool:
+    """`_is_title_case` of a text without backticks, from its chunks' letter words."""
+    letters = list(itertools.chain.from_iterable([f[2] for f in found]))[1:]
+    rest = len(letters) - letters.count(_ACRONYM)
+    return rest >= 2 and letters.count(_CAPITAL) * 3 >= rest * 2
+
+
+def _chunks_of(text: str) -> list[str]:
+    """`_CHUNK.findall(text)`, splitting on spaces up to the first chunk that opens with a
+    backtick: a chunk that does not is exactly a run of non-space characters."""
+    tick = text.find("`")
+    while tick > 0 and not text[tick - 1].isspace():
+        tick = text.find("`", tick + 1)
+    if tick < 0:
+        return text.split()
+    return text[:tick].split() + _CHUNK.findall(text, tick)
+
+
 def _scan(text: str) -> list[Token]:
-    out: list[Token] = []
+    chunks = _chunks_of(text)
+    get = _chunks.get
+    found = [get(c) or _chunk_tokens(c) for c in chunks]
+    tokens = [f[0] for f in found]
+    out = list(itertools.chain.from_iterable(tokens))
+    pending = [j for j, f in enumerate(found) if f[1]]
+    if not pending:
+        return out
+    starts = [0, *itertools.accumulate(map(len, tokens))]  # each chunk's first token in `out`
     title_case: bool | None = None  # worked out when a capitalised word needs it
-    prev_end = 0  # end of the previous chunk (0: none yet)
-    for chunk in _CHUNK.finditer(text):
-        raw_chunk = chunk.group()
-        tokens, pending = _chunk_tokens(raw_chunk)
-        base = len(out)
-        out.extend(tokens)
-        for index, offset, word in pending:
+    for j in pending:
+        chunk, base = chunks[j], starts[j]
+        for index, offset, word, name in found[j][1]:
             # The character before the word, spaces skipped; the first token starts a sentence.
-            before = raw_chunk[offset - 1] if offset else (text[prev_end - 1] if prev_end else "")
-            name = False
+            before = chunk[offset - 1] if offset else (chunks[j - 1][-1] if j else "")
             if base + index and before and before not in _SENTENCE_END:
                 if title_case is None:
-                    title_case = _is_title_case(text)
-                name = not title_case
-            out[base + index] = Token("name" if name else "word", word.lower())
-        prev_end = chunk.end()
+                    title_case = (
+                        _is_title_case(text) if "`" in text else _title_case_of_chunks(found)
+                    )
+                out[base + index] = word if title_case else name
+            else:
+                out[base + index] = word
     return out
 
 
 def intent_words(text: str) -> list[str]:
     """The lower-cased ordinary words of `text` (names and code left out), in order."""
-    return [t.text for t in scan(text) if t.kind == "word"]
+    return list(words_of(text))
 
 
 # concept -> words (a trailing "*" matches any word starting so) and, for scripts written

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 try:  # Python 3.11+
@@ -32,7 +33,7 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants  # type: ignore[no-redef]
     import sre_parse  # type: ignore[no-redef]
 
-__all__ = ["MATCH_TIMEOUT_S", "RouteRegex", "backtracking_risk"]
+__all__ = ["MATCH_TIMEOUT_S", "RouteRegex", "backtracking_risk", "required_text"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,30 @@ def backtracking_risk(pattern: str, flags: int = re.IGNORECASE) -> str | None:
     except (re.error, RecursionError, OverflowError):
         return None
     return _risk(list(tree), flags)
+
+
+def required_text(pattern: str, flags: int = re.IGNORECASE) -> str | None:
+    """Lower-case ASCII text that every match of `pattern` contains, for a case-insensitive
+    pattern (the longest run of plain characters in its top-level sequence), or None.
+
+    On ASCII text, `required_text(p) not in text.lower()` proves that `p` cannot match
+    without running it: `re`'s case-insensitive search tries every position once a pattern
+    starts with a lookbehind or an alternation, which costs microseconds on a long request.
+    """
+    try:
+        tree = sre_parse.parse(pattern, flags)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    if not tree.state.flags & re.IGNORECASE:
+        return None
+    best, run = "", ""
+    for op, av in tree:
+        if op == sre_constants.LITERAL and av < 128:
+            run += chr(av).lower()
+            best = max(best, run, key=len)
+        else:
+            run = ""
+    return best or None
 
 
 def _risk(items: list[tuple[Any, Any]], flags: int) -> str | None:
@@ -164,6 +189,11 @@ class RouteRegex:
             import regex  # only for risky patterns: it is not needed on the fast path
 
             self._bounded = regex.compile(pattern, regex.IGNORECASE if flags & re.I else 0)
+
+    def search_function(self) -> Callable[[str], object]:
+        """A function of the text, truthy when the pattern matches: `re`'s own search for a
+        safe pattern, else `search`."""
+        return self._fast.search if self._fast is not None else self.search
 
     def search(self, text: str) -> bool:
         """Whether the pattern matches somewhere in `text` (False once it has timed out)."""
