@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from modelrouter.config import FixerConfig, Rules
 
@@ -155,6 +156,35 @@ async def version_of(fixer: FixerConfig) -> str | None:
         # "typos-cli 1.52.2" / "ruff 0.17.6": the program as the rules name it, and the number.
         _versions[argv] = f"{Path(fixer.command[0]).name} {words[-1]}" if words else None
     return _versions[argv]
+
+
+class FixerStatus(TypedDict):
+    """One fixer as `doctor` reports it: whether its program is found, its version, and the
+    actions it answers."""
+
+    name: str
+    found: bool
+    path: str | None
+    version: str | None
+    actions: list[str]
+
+
+async def statuses(rules: Rules) -> list[FixerStatus]:
+    """Each fixer of the rules, looked up and asked for its version (off the event loop)."""
+    found: list[FixerStatus] = []
+    for fixer in rules.fixers.values():
+        program = await asyncio.to_thread(resolve, fixer.command[0])
+        version = await version_of(fixer) if program else None
+        found.append(
+            FixerStatus(
+                name=fixer.name,
+                found=program is not None,
+                path=program,
+                version=version,
+                actions=list(fixer.actions),
+            )
+        )
+    return found
 
 
 async def run_fixer(

@@ -418,9 +418,14 @@ def test_checkhealth_reports_a_broken_rules_file(
         assert "ERROR" in text
 
 
-def test_checkhealth_names_the_server_and_each_backend_usable_or_why_not(
-    tmp_path: Path, workspace: Path
+def test_checkhealth_names_the_server_each_backend_and_each_fixer_usable_or_why_not(
+    tmp_path: Path, workspace: Path, fake_provider: FakeProvider
 ) -> None:
+    fixers = {
+        "typos": {"command": ["typos", "--write-changes", "{file}"], "actions": ["fix-typo"]},
+        "gone": {"command": ["no-such-fixer-program", "{file}"], "actions": ["fix-typo"]},
+    }
+    write_rules(workspace / ".modelrouter.yaml", fake_provider, fixers=fixers)
     (workspace / "prices.py").write_text(SOURCE, encoding="utf-8")
     out = run_nvim(
         tmp_path,
@@ -438,6 +443,8 @@ def test_checkhealth_names_the_server_and_each_backend_usable_or_why_not(
     assert f"rules file: {workspace / '.modelrouter.yaml'}" in text
     assert "OK local (ollama, tiny-local)" in text
     assert "locked (anthropic, frontier): unusable, set MODELROUTER_TEST_KEY_NEVER_SET" in text
+    assert "OK typos (typos 1." in text and "answers fix-typo first" in text
+    assert "WARNING gone not found: fix-typo go to the models" in text
     assert "ERROR" not in text
 
 

@@ -18,7 +18,7 @@ TS_NAME = {
     "DoctorResult": "Doctor",
 }
 # Sent by the server: a field the client treats as always there must be always sent.
-FROM_SERVER = {"RunResult", "ActionInfo", "Status", "BackendReport", "DoctorResult"}
+FROM_SERVER = {"RunResult", "ActionInfo", "Status", "BackendReport", "FixerStatus", "DoctorResult"}
 
 INTERFACE = re.compile(r"export interface (\w+) \{\n(.*?)\n\}", re.S)
 FIELD = re.compile(r"^\s+(\w+)(\??):", re.M)

@@ -101,11 +101,20 @@ export interface BackendReport {
   reason: string | null;
 }
 
+export interface FixerStatus {
+  name: string;
+  found: boolean;
+  path: string | null;
+  version: string | null;
+  actions: string[];
+}
+
 export interface Doctor {
   version: string;
   rules_file: string | null;
   rules_errors: string[];
   backends: BackendReport[];
+  fixers: FixerStatus[];
 }
 
 /** The optional argument of `modelrouter.stats`. */

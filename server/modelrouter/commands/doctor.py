@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from modelrouter import __version__
-from modelrouter.config import Rules
+from modelrouter.fixers import statuses as fixer_statuses
 from modelrouter.rules import RulesError, find_rules_file, load_rules
 
 PROBE_TIMEOUT_S = 1.0
@@ -92,28 +92,8 @@ def report(
             }
         )
     out["tiers"] = {t: [n for n in names if reasons[n] is None] for t, names in rules.tiers.items()}
-    out["fixers"] = asyncio.run(_fixers(rules))
+    out["fixers"] = asyncio.run(fixer_statuses(rules))
     return out
-
-
-async def _fixers(rules: Rules) -> list[dict]:
-    """Each fixer: whether its program is found, its version and the actions it answers."""
-    from modelrouter.fixers import resolve, version_of
-
-    found = []
-    for fixer in rules.fixers.values():
-        program = resolve(fixer.command[0])
-        version = await version_of(fixer) if program else None
-        found.append(
-            {
-                "name": fixer.name,
-                "found": program is not None,
-                "path": program,
-                "version": version,
-                "actions": list(fixer.actions),
-            }
-        )
-    return found
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal, NotRequired, TypedDict, overload
 
 from modelrouter.errors import JobFailed
+from modelrouter.fixers import FixerStatus
 
 RUN = "modelrouter.run"
 REDO = "modelrouter.redo"
@@ -116,6 +117,7 @@ class DoctorResult(TypedDict):
     rules_file: str | None
     rules_errors: list[str]
     backends: list[BackendReport]
+    fixers: list[FixerStatus]
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,7 @@ def schema() -> dict[str, Any]:
         "ActionInfo": _object_schema(ActionInfo),
         "Status": _object_schema(Status),
         "BackendReport": _object_schema(BackendReport),
+        "FixerStatus": _object_schema(FixerStatus),
         "DoctorResult": _object_schema(DoctorResult),
         "StatsArgs": _object_schema(StatsArgs),
         "Settings": _object_schema(Settings, names=SETTINGS_KEYS),
@@ -266,7 +269,12 @@ def schema() -> dict[str, Any]:
     }
 
 
-_NAMES = {"Position": Position, "Range": Range, "BackendReport": BackendReport}
+_NAMES = {
+    "Position": Position,
+    "Range": Range,
+    "BackendReport": BackendReport,
+    "FixerStatus": FixerStatus,
+}
 
 
 def _object_schema(cls: type, names: dict[str, str] | None = None) -> dict[str, Any]:

@@ -182,7 +182,8 @@ def register(server: ModelRouterServer) -> None:
         return await ls.current_status()
 
     @server.command(contract.DOCTOR)
-    def doctor(ls: ModelRouterServer, *args: Any) -> DoctorResult:
+    async def doctor(ls: ModelRouterServer, *args: Any) -> DoctorResult:
+        from modelrouter.fixers import statuses
         from modelrouter.routing.plan import skip_reason
 
         rules = ls.ensure_rules()
@@ -204,6 +205,7 @@ def register(server: ModelRouterServer) -> None:
             rules_file=str(ls.rules_path) if ls.rules_path else None,
             rules_errors=list(ls.rules_errors),
             backends=backends,
+            fixers=await statuses(rules) if rules is not None else [],
         )
 
     @server.command(contract.STATS)

@@ -69,6 +69,24 @@ function M.check()
       health.warn(('%s: unusable, %s'):format(what, why))
     end
   end
+
+  health.start('Fixers')
+  local fixers = report.fixers or {}
+  if #fixers == 0 then
+    health.info('no fixers in the rules: every action goes to a model')
+  end
+  for _, f in ipairs(fixers) do
+    local actions = table.concat(f.actions or {}, ', ')
+    if f.found then
+      local version = f.version ~= vim.NIL and f.version or 'version unknown'
+      health.ok(('%s (%s) answers %s first'):format(f.name, version, actions))
+    else
+      health.warn(
+        ('%s not found: %s go to the models'):format(f.name, actions),
+        { 'install it (pip install typos ruff), or remove it from `fixers:` in the rules' }
+      )
+    end
+  end
 end
 
 return M
