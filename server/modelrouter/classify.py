@@ -32,6 +32,7 @@ from types import ModuleType
 
 from modelrouter.config import Route, Rules
 from modelrouter.intents import recognise
+from modelrouter.memo import looked_up
 from modelrouter.request_words import concepts, words_of
 from modelrouter.route_regex import RouteRegex, required_text
 from modelrouter.tokens import estimate_tokens
@@ -155,6 +156,7 @@ class CompiledRules:
             for pattern in route.patterns:
                 self._add(pattern, index)
         self.always = frozenset(i for i, cr in enumerate(self.routes) if cr.always)
+        self.rank = {tier: i for i, tier in enumerate(rules.tiers)}  # 0: the cheapest
         # The regexes' search functions themselves: one call less per pattern and request.
         # With the text each match must contain, to skip a search on ASCII text without it.
         self.searches = [
@@ -306,10 +308,7 @@ def classify_rules(
     singles: list[tuple[int, _Phrase]] = []
     kinds: list[tuple[int, tuple[tuple[int, str], ...]]] = []
     covered: set[int] = set()  # word positions inside a matched phrase of several words
-    entries = list(map(compiled.word_cache.get, words))
-    if None in entries:
-        routes_for = compiled.routes_for
-        entries = [routes_for(w) if e is None else e for e, w in zip(entries, words, strict=True)]
+    entries = looked_up(compiled.word_cache, words, compiled.routes_for)
     for i, entry in enumerate(entries):
         if entry is _NO_ROUTES:
             continue
@@ -378,13 +377,17 @@ def classify_rules(
             source="default",
             tokens=tokens,
         )
-    order = rules.tier_order
-    # Highest score; on a tie, the more capable tier.
-    tier = max(scores, key=lambda t: (scores[t], order.index(t)))
+    if len(scores) == 1:
+        tier = next(iter(scores))
+    else:
+        rank = compiled.rank
+        # Highest score; on a tie, the more capable tier.
+        tier = max(scores, key=lambda t: (scores[t], rank[t]))
     top = scores[tier]
     total = sum(scores.values())
     confidence = round(min(0.99, max(0.05, top / (total + 0.5))), 3)
-    shown.sort(key=lambda ms: (ms[0].tier != tier, -ms[0].weight))
+    if len(shown) > 1:
+        shown.sort(key=lambda ms: (ms[0].tier != tier, -ms[0].weight))
     matched = [m for m, _ in shown]
     winner = matched[0]
     others = [text for _, text in shown[1:]]

@@ -27,11 +27,12 @@ import operator
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from modelrouter.errors import WeightsError
+from modelrouter.memo import looked_up
 from modelrouter.paths import data_dir
 from modelrouter.request_words import Token, concepts, scan, words_of
 
@@ -211,7 +212,7 @@ class LearnedModel:
         text = text[:MAX_CHARS]
         tokens = scan(text)
         k = len(self.tiers)
-        hits = _looked_up(self._token_cache, tokens, self._token_row)
+        hits = looked_up(self._token_cache, tokens, self._token_row)
         # Column sums in C, in the same order as one addition per token.
         if hits:
             cols = list(zip(*hits, strict=True))
@@ -220,8 +221,8 @@ class LearnedModel:
         else:
             scores, norm2 = [0.0] * k, 0.0
         # The whole-request features, in `request_features` order: word pairs, then shape.
-        rows = _looked_up(self._pair_cache, list(itertools.pairwise(tokens)), self._pair_row)
-        rows += _looked_up(self._row_cache, _shape_features(text, tokens), self._row)
+        rows = looked_up(self._pair_cache, list(itertools.pairwise(tokens)), self._pair_row)
+        rows += looked_up(self._row_cache, _shape_features(text, tokens), self._row)
         rows = [row for row in rows if row]
         if rows:
             cols = list(zip(*rows, strict=True))
@@ -312,15 +313,6 @@ class LearnedModel:
         else:
             path.write_text(data, encoding="utf-8")
         return path
-
-
-def _looked_up(cache: dict, keys: Sequence, compute: Callable) -> list:
-    """`cache[key]` for each key, `compute(key)` (which caches) for those not there yet: the
-    look-ups run in C, and nearly all of a request's keys are cached."""
-    found = list(map(cache.get, keys))
-    if None in found:
-        found = [v if v is not None else compute(key) for v, key in zip(found, keys, strict=True)]
-    return found
 
 
 def _softmax(z: list[float]) -> list[float]:

@@ -21,8 +21,11 @@ uses words it knows. The lexicon is about kinds of work, not about any one data 
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from typing import NamedTuple
+
+from modelrouter.memo import looked_up
 
 # Scripts written without spaces: their words are runs of characters, matched by substring.
 _SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -56,6 +59,9 @@ class Token(NamedTuple):
     text: str
 
 
+_KIND, _TEXT = operator.itemgetter(0), operator.itemgetter(1)
+
+
 # The rule classifier (a commit subject's head, then the request), the intents and the
 # learned model scan the same request one after the other, so the last few results are kept.
 _RECENT_SIZE = 4
@@ -68,7 +74,9 @@ def _scanned(text: str) -> tuple[tuple[Token, ...], tuple[str, ...]]:
     if found is not None:
         return found
     tokens = tuple(_scan(text))
-    found = (tokens, tuple([t.text for t in tokens if t.kind == "word"]))
+    kinds = map(_KIND, tokens)
+    words = itertools.compress(map(_TEXT, tokens), map("word".__eq__, kinds))
+    found = (tokens, tuple(words))
     if len(_recent) >= _RECENT_SIZE:
         del _recent[next(iter(_recent))]
     _recent[text] = found
@@ -110,11 +118,13 @@ def _word_token(raw: str) -> Token:
 # spaces is tokenised once and remembered; only a capitalised word needs its context.
 _CHUNK = re.compile(r"`[^`\n]{1,80}`|\S+")
 _TICKED = re.compile(r"`[^`\n]{1,80}`")
+_RUN = re.compile(r"\S+")
 _LETTER_WORD = re.compile(r"[^\W\d_]\w*")
 # A chunk's tokens, its capitalised words (index, offset in the chunk, the word as a word
 # and as a name), and its letter words as Title Case counts them.
 _Chunk = tuple[tuple[Token, ...], tuple[tuple[int, int, Token, Token], ...], tuple[int, ...]]
 _chunks: dict[str, _Chunk] = {}
+_TOKENS, _PENDING = operator.itemgetter(0), operator.itemgetter(1)
 # How `_is_title_case` counts a word that starts with a letter.
 _ACRONYM, _LOWER, _CAPITAL = 0, 1, 2
 
@@ -163,43 +173,53 @@ def _chunk_tokens(chunk: str) -> _Chunk:
 
 
 def _is_title_case(text: str) -> bool:
-    # In Title Case text ("Fix Crash On Start") capitals say nothing; in a sentence they
-    # mark names. The first word is capitalised in any sentence; all-capital words are
-    # acronyms.
-    alpha = _LETTER_WORD.findall(_TICKED.sub(" ", text) if "`" in text else text)
-    rest = [w for w in alpha[1:] if not w.isupper()]
-    capitals = sum([w[0].isupper() for w in rest])
-    return len(rest) >= 2 and capitals * 3 >= len(rest) * 2
+    """Whether `text` is in Title Case, ticked spans left out."""
+    if "`" in text:
+        text = _TICKED.sub(" ", text)
+    # No letter word spans white space: the text's are its chunks' letter words.
+    return _title_case_of_chunks(looked_up(_chunks, text.split(), _chunk_tokens))
 
 
 def _title_case_of_chunks(found: list[_Chunk]) -> bool:
-    """`_is_title_case` of a text without backticks, from its chunks' letter words."""
+    # In Title Case text ("Fix Crash On Start") capitals say nothing; in a sentence they
+    # mark names. The first word is capitalised in any sentence; all-capital words are
+    # acronyms. `found`: the chunks of a text without backticks.
     letters = list(itertools.chain.from_iterable([f[2] for f in found]))[1:]
     rest = len(letters) - letters.count(_ACRONYM)
     return rest >= 2 and letters.count(_CAPITAL) * 3 >= rest * 2
 
 
 def _chunks_of(text: str) -> list[str]:
-    """`_CHUNK.findall(text)`, splitting on spaces up to the first chunk that opens with a
-    backtick: a chunk that does not is exactly a run of non-space characters."""
-    tick = text.find("`")
-    while tick > 0 and not text[tick - 1].isspace():
-        tick = text.find("`", tick + 1)
-    if tick < 0:
+    """`_CHUNK.findall(text)`, with runs of non-space characters split off in C: a chunk
+    that does not open with a backtick is exactly such a run."""
+    if "`" not in text:
         return text.split()
-    return text[:tick].split() + _CHUNK.findall(text, tick)
+    out: list[str] = []
+    start = 0  # where a chunk may start
+    while True:
+        # The next backtick that opens a chunk: at `start`, or after white space.
+        tick = text.find("`", start)
+        while tick > start and not text[tick - 1].isspace():
+            tick = text.find("`", tick + 1)
+        if tick < 0:
+            out += text[start:].split()
+            return out
+        out += text[start:tick].split()
+        m = _TICKED.match(text, tick) or _RUN.match(text, tick)
+        out.append(m.group())
+        start = m.end()
 
 
 def _scan(text: str) -> list[Token]:
     chunks = _chunks_of(text)
-    get = _chunks.get
-    found = [get(c) or _chunk_tokens(c) for c in chunks]
-    tokens = [f[0] for f in found]
+    found = looked_up(_chunks, chunks, _chunk_tokens)
+    tokens = list(map(_TOKENS, found))
     out = list(itertools.chain.from_iterable(tokens))
-    pending = [j for j, f in enumerate(found) if f[1]]
+    pending = list(itertools.compress(itertools.count(), map(_PENDING, found)))
     if not pending:
         return out
-    starts = [0, *itertools.accumulate(map(len, tokens))]  # each chunk's first token in `out`
+    # Each chunk's first token in `out` (most often only the first chunk has any pending).
+    starts = [0, *itertools.accumulate(map(len, tokens))] if pending[-1] else [0]
     title_case: bool | None = None  # worked out when a capitalised word needs it
     for j in pending:
         chunk, base = chunks[j], starts[j]
