@@ -113,6 +113,8 @@ class Action:
     code_action_kind: str = "refactor.rewrite"
     on_diagnostics: bool = False  # offered as a quickfix on diagnostics in range
     needs_instruction: bool = False
+    # Answer checks this action does not run ("unchanged" for one that may change nothing).
+    skip_checks: tuple[str, ...] = ()
     line: int = 0
     file: str = ""
 
@@ -169,6 +171,36 @@ class EditSettings:
     escalate_broken_trivial: bool = True
 
 
+# The checks that ship, cheapest first (`checks:` adds the user's commands after them).
+BUILTIN_CHECKS = ("unchanged", "syntax", "scope", "ruff", "collect")
+
+
+@dataclass(frozen=True)
+class CheckCommand:
+    """A user's check: an argv run on a temporary copy of the edited file, before and after."""
+
+    name: str
+    command: tuple[str, ...]  # `{file}` is the temporary copy, `{suffix}` its extension
+    languages: tuple[str, ...] = ()  # language ids; empty matches any
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Checks on every answer an action applies, cheapest first."""
+
+    enabled: bool = True
+    timeout_s: float = 10.0  # the tools the built-in checks run (ruff, pytest collection)
+    commands: tuple[CheckCommand, ...] = ()
+
+
+@dataclass(frozen=True)
+class EscalationSettings:
+    """Re-asking one tier up when an answer fails a check."""
+
+    max_steps: int = 1  # re-asks per request; 0 turns escalation off
+
+
 @dataclass(frozen=True)
 class ProxySettings:
     """How `modelrouter serve` maps agent requests onto tiers."""
@@ -194,6 +226,8 @@ class Rules:
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     edits: EditSettings = field(default_factory=EditSettings)
+    checks: CheckSettings = field(default_factory=CheckSettings)
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)
     proxy: ProxySettings = field(default_factory=ProxySettings)
     ledger: str | None = None  # a postgresql:// URL or a SQLite file; None: the default file
     source: str = ""  # the file these rules came from

@@ -11,21 +11,10 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
 
 from modelrouter.errors import ContextError
+from modelrouter.grammars import encoded, grammar_name, parse
 from modelrouter.positions import LineIndex, split_lines
-
-# LSP language ids -> tree-sitter-language-pack grammar names, where they differ.
-_GRAMMARS = {
-    "typescriptreact": "tsx",
-    "javascriptreact": "javascript",
-    "shellscript": "bash",
-    "sh": "bash",
-    "c++": "cpp",
-    "cs": "csharp",
-}
 
 # Node types that make a sensible "surrounding code" unit, across grammars.
 _SCOPE_TYPES = frozenset(
@@ -195,27 +184,12 @@ def _label(first: int, last: int, name: str) -> str:
     return f"{name} (lines {first + 1}-{last + 1})"
 
 
-@lru_cache(maxsize=32)
-def _parser(language_id: str) -> Any:
-    """A tree-sitter parser, or None when the grammar is unavailable."""
-    try:
-        from tree_sitter_language_pack import get_parser
-
-        return get_parser(_GRAMMARS.get(language_id, language_id))
-    except Exception:
-        # Unknown language or no grammar: the caller falls back to ast / line windows.
-        return None
-
-
 def _tree_sitter_scope(
     text: str, first: int, last: int, language_id: str
 ) -> tuple[int, int, str] | None:
-    parser = _parser(language_id)
-    if parser is None:
-        return None
-    data = text.encode("utf-8", "surrogatepass")
-    tree = parser.parse(data)
-    if not text:
+    data = encoded(text)
+    tree = parse(language_id, data)
+    if tree is None or not text:
         return None
     # Tree-sitter numbers rows at `\n` only; byte offsets, mapped to lines by the LSP rule,
     # also hold for files with lone `\r` line ends.
@@ -280,9 +254,7 @@ def _ast_scope(text: str, first: int, last: int) -> tuple[int, int, str] | None:
 
 
 def _header(lines: list[str], language_id: str) -> list[tuple[int, str]]:
-    pattern = re.compile(
-        _HEADER_PATTERNS.get(_GRAMMARS.get(language_id, language_id), _HEADER_DEFAULT)
-    )
+    pattern = re.compile(_HEADER_PATTERNS.get(grammar_name(language_id), _HEADER_DEFAULT))
     return [(i, line) for i, line in enumerate(lines[:_HEADER_SCAN_LINES]) if pattern.match(line)][
         :_HEADER_MAX_LINES
     ]

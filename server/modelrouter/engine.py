@@ -99,6 +99,9 @@ class Job:
     # An automatic re-ask: "<check>: <detail>" of the failed answer it replaces (`redo_of`).
     escalation: str | None = None
     key: str | None = None  # name of the proxy key the request came with (budgets, ledger)
+    # False: the answer returns without waiting for its ledger id (filled in when stored);
+    # the proxy never shows it, so its clients' streams end without that wait.
+    wait_for_ledger_id: bool = True
 
 
 class FailedCheck(Protocol):
@@ -305,7 +308,8 @@ class Engine:
         outcome.skipped = [s for s in skipped if chain.get(s.backend, len(chain)) < answered]
         pending = self._record(job, skipped, outcome=outcome, holds=holds)
         if pending is not None:
-            outcome.ledger_id = await _ledger_id(pending, outcome)
+            wait = LEDGER_ID_WAIT_S if job.wait_for_ledger_id else 0.0
+            outcome.ledger_id = await _ledger_id(pending, outcome, wait)
         return outcome
 
     async def answer_by_fixer(
@@ -382,8 +386,9 @@ class Engine:
                 continue
             emit(AttemptStarted(cfg.name, cfg.model))
             attempt_start = time.perf_counter()
-            # Streamed text shown to the user gets the real values back as it arrives.
-            shown = emit if cfg.is_local else _Restoring(emit, redactor)
+            # Streamed text shown to the user gets the real values back as it arrives (when
+            # nothing was redacted there is nothing to put back).
+            shown = emit if cfg.is_local or not redactor.count else _Restoring(emit, redactor)
             try:
                 text, done, first, parts = await self._attempt(cfg, messages, shown, options)
             except BaseException as error:
@@ -796,20 +801,24 @@ class _Restoring:
 
 
 async def _ledger_id(
-    pending: concurrent.futures.Future[int | None], outcome: Outcome
+    pending: concurrent.futures.Future[int | None],
+    outcome: Outcome,
+    wait_s: float = LEDGER_ID_WAIT_S,
 ) -> int | None:
-    """The ledger id if it is stored within LEDGER_ID_WAIT_S; else None for now, and the
-    outcome gets it when the writer thread is done."""
-    stored = asyncio.shield(asyncio.wrap_future(pending))
-    try:
-        return await asyncio.wait_for(stored, LEDGER_ID_WAIT_S)
-    except asyncio.TimeoutError:
+    """The ledger id if it is stored within `wait_s`; else None for now, and the outcome
+    gets it when the writer thread is done."""
+    if wait_s:
+        stored = asyncio.shield(asyncio.wrap_future(pending))
+        with contextlib.suppress(asyncio.TimeoutError):
+            return await asyncio.wait_for(stored, wait_s)
+    if pending.done():
+        return pending.result()
 
-        def late(done: concurrent.futures.Future[int | None]) -> None:
-            outcome.ledger_id = done.result()
+    def late(done: concurrent.futures.Future[int | None]) -> None:
+        outcome.ledger_id = done.result()
 
-        pending.add_done_callback(late)
-        return None
+    pending.add_done_callback(late)
+    return None
 
 
 def _ignore(_event: Event) -> None:

@@ -3,17 +3,13 @@
 A fixer is a rules entry (`fixers:`): an argv run on a temporary copy of the selection,
 never on the user's file. When it changes the copy, the changed text is the answer (cost 0);
 when it changes nothing, fails or runs out of time, the request goes on to the models.
-The tool runs as an asyncio subprocess with a time cap and an output cap, so a slow or
-chatty tool cannot stall the event loop or fill the memory.
+The tool runs as `tool_runs` runs every outside tool: a subprocess off the event loop,
+capped in time and output.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,9 +17,8 @@ from pathlib import Path
 from typing import TypedDict
 
 from modelrouter.config import FixerConfig, Rules
+from modelrouter.tool_runs import resolve, run_on_copy, run_tool
 
-# Output a fixer may print before it is stopped (its answer is the file, not the output).
-OUTPUT_CAP_BYTES = 1024 * 1024
 VERSION_TIMEOUT_S = 5.0
 # File extensions for the temporary copy, so tools pick the right language.
 SUFFIXES = {
@@ -85,62 +80,6 @@ def suffix_for(language_id: str | None, path: str | None = None) -> str:
     return SUFFIXES.get(language_id or "", ".txt")
 
 
-def resolve(program: str) -> str | None:
-    """Where `program` is: on PATH, or beside this Python (installed with the package)."""
-    found = shutil.which(program)
-    if found:
-        return found
-    beside = Path(sys.executable).parent / program
-    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
-
-
-async def _run(argv: list[str], timeout_s: float, cwd: str) -> tuple[int, bytes] | None:
-    """Run `argv`: (exit code, output), or None when it could not start, ran past
-    `timeout_s` or printed more than OUTPUT_CAP_BYTES."""
-    program = await asyncio.to_thread(resolve, argv[0])  # stats PATH: off the event loop
-    if program is None:
-        return None
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            program,
-            *argv[1:],
-            cwd=cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    except OSError:
-        return None
-    assert proc.stdout is not None
-    stdout = proc.stdout
-
-    async def finish() -> tuple[int, bytes] | None:
-        chunks: list[bytes] = []
-        size = 0
-        while size < OUTPUT_CAP_BYTES:
-            chunk = await stdout.read(64 * 1024)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        else:
-            # Past the cap the tool is stopped, not waited on; what it left is not trusted.
-            proc.kill()
-            await proc.wait()
-            return None
-        return await proc.wait(), b"".join(chunks)
-
-    try:
-        return await asyncio.wait_for(finish(), timeout_s)
-    except TimeoutError:
-        return None
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-
-
 # Version lines by command: a tool's version does not change while this process runs.
 _versions: dict[tuple[str, ...], str | None] = {}
 
@@ -149,10 +88,10 @@ async def version_of(fixer: FixerConfig) -> str | None:
     """The fixer's program and version ("typos 1.52.2"), or None when it is not installed."""
     argv = tuple(fixer.version_command or (fixer.command[0], "--version"))
     if argv not in _versions:
-        ran = await _run(list(argv), VERSION_TIMEOUT_S, tempfile.gettempdir())
-        if ran is None or ran[0] != 0:
+        ran = await run_tool(argv, VERSION_TIMEOUT_S, tempfile.gettempdir())
+        if isinstance(ran, str) or ran.code != 0:
             return None
-        words = ran[1].decode("utf-8", "replace").split()
+        words = ran.output.decode("utf-8", "replace").split()
         # "typos-cli 1.52.2" / "ruff 0.17.6": the program as the rules name it, and the number.
         _versions[argv] = f"{Path(fixer.command[0]).name} {words[-1]}" if words else None
     return _versions[argv]
@@ -192,23 +131,10 @@ async def run_fixer(
 ) -> FixerAnswer | None:
     """`selection` as `fixer` rewrites it, or None when it changed nothing or failed."""
     started = time.perf_counter()
-    # The copy is written, read and removed in worker threads: no disk work on the event loop.
-    folder = await asyncio.to_thread(tempfile.mkdtemp, prefix="modelrouter-fix-")
-    try:
-        copy = Path(folder) / f"selection{suffix}"
-        await asyncio.to_thread(copy.write_bytes, selection.encode("utf-8"))
-        argv = [
-            part.replace("{file}", str(copy)).replace("{suffix}", suffix) for part in fixer.command
-        ]
-        ran = await _run(argv, fixer.timeout_s, folder)
-        if ran is None:
-            return None
-        try:
-            fixed = (await asyncio.to_thread(copy.read_bytes)).decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-    finally:
-        await asyncio.to_thread(shutil.rmtree, folder, True)
+    ran = await run_on_copy(fixer.command, selection, f"selection{suffix}", fixer.timeout_s)
+    if isinstance(ran, str) or ran.text is None:
+        return None
+    fixed = ran.text
     if fixed == selection or not fixed.strip():
         return None
     if version is None:

@@ -198,6 +198,24 @@ class KeyStore:
         self._by_name: dict[str, ProxyKey] = {}
         self._required: tuple[float, bool] | None = None
 
+    def cached_check(self, secret: str) -> tuple[bool, ProxyKey | None]:
+        """(True, what `check` would return) when that is cached and fresh; else (False,
+        None): `check` must read the ledger. Never blocks, so it may run on the event loop."""
+        with self._lock:
+            cached = self._by_hash.get(digest(secret))
+        if cached is not None and time.monotonic() - cached[0] < self.cache_s:
+            return True, cached[1]
+        return False, None
+
+    def cached_required(self) -> bool | None:
+        """What `required` would return when that is cached and fresh, else None. Never
+        blocks."""
+        with self._lock:
+            cached = self._required
+        if cached is not None and time.monotonic() - cached[0] < self.cache_s:
+            return cached[1]
+        return None
+
     def check(self, secret: str) -> ProxyKey | None:
         """The active key `secret` is, or None. Raises LedgerError when the keys cannot be
         read and nothing is cached (the proxy answers 503, never lets the request in)."""

@@ -48,6 +48,8 @@ class Record:
     transcript: list[dict[str, Any]] = field(default_factory=list)  # neutral messages
     ledger_id: int | None = None
     fixer: bool = False  # written by a deterministic fixer, not a model
+    # Every answer checked on the way: model, backend, tier, cost and the check verdicts.
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def contains(self, pos: Pos) -> bool:
         """Whether `pos` lies within the range (end inclusive, for hovering at its end)."""
@@ -77,6 +79,17 @@ class Record:
             lines.append("- **Fallbacks:** " + "; ".join(self.fallbacks))
         if self.escalated:
             lines.append(f"- **Escalated:** {self.escalated}")
+        if self.attempts:
+            lines.append("- **Checked answers:**")
+            for i, a in enumerate(self.attempts, 1):
+                verdicts = ", ".join(
+                    f"{c['check']} {c['status']}" + (f" ({c['detail']})" if c.get("detail") else "")
+                    for c in a.get("checks", [])
+                )
+                lines.append(
+                    f"  {i}. `{a['model']}` via `{a['backend']}` (tier {a['tier']}, "
+                    f"${a.get('cost_usd', 0.0):.4f}): {verdicts or 'no checks ran'}"
+                )
         est = " (estimated)" if self.estimated else ""
         lines.append(f"- **Tokens:** {self.input_tokens} in / {self.output_tokens} out{est}")
         saved = self.top_tier_cost_usd - self.cost_usd

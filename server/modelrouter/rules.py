@@ -21,11 +21,15 @@ import yaml
 from modelrouter.classify import KIND_PREFIX, REGEX_PREFIX, compile_rules
 from modelrouter.config import (
     BACKEND_TYPES,
+    BUILTIN_CHECKS,
     Action,
     BackendConfig,
     Budget,
+    CheckCommand,
+    CheckSettings,
     ClassifierSettings,
     EditSettings,
+    EscalationSettings,
     FixerConfig,
     Price,
     PrivacySettings,
@@ -53,6 +57,8 @@ TOP_KEYS = (
     "default_tier",
     "actions",
     "fixers",
+    "checks",
+    "escalation",
     "classifier",
     "privacy",
     "edits",
@@ -205,7 +211,7 @@ def _oversized(root: yaml.Node | None) -> str | None:
 # Sections whose entries merge field by field when a child redefines one by name.
 _FIELD_MERGED = ("backends", "actions", "fixers")
 # Top-level mappings whose fields merge.
-_SETTINGS = ("classifier", "privacy", "edits", "proxy")
+_SETTINGS = ("classifier", "privacy", "edits", "checks", "escalation", "proxy")
 
 
 def _merge(base: Loc, child: Loc) -> Loc:
@@ -446,6 +452,9 @@ class _Validator:
         classifier = self.settings(items, "classifier", ClassifierSettings)
         privacy = self.settings(items, "privacy", PrivacySettings)
         edits = self.settings(items, "edits", EditSettings)
+        checks = self.checks(items)
+        escalation = self.escalation(items)
+        self.check_skipped_checks(items, actions, checks)
         proxy = self.settings(items, "proxy", ProxySettings)
         if classifier is not None:
             self.check_classifier(items, classifier, backends)
@@ -464,6 +473,8 @@ class _Validator:
             classifier=classifier,
             privacy=privacy,
             edits=edits,
+            checks=checks,
+            escalation=escalation,
             proxy=proxy,
             ledger=ledger,
             source=source,
@@ -693,6 +704,91 @@ class _Validator:
                 continue
             out[name] = fixer
         return out
+
+    def checks(self, items: dict) -> CheckSettings:
+        """`checks:` — `enabled`, `timeout_s` and the user's `commands` (a list of argvs)."""
+        loc = self.section(items, "checks", "map")
+        if loc is None:
+            return CheckSettings()
+        plain = {k: v for k, v in loc.value.items() if k != "commands"}
+        shape = Loc(plain, loc.file, loc.line, loc.col, "map")
+        settings = self.build(CheckSettings, shape, "checks")
+        if settings is None:
+            return CheckSettings()
+        if not settings.timeout_s > 0 or settings.timeout_s == float("inf"):
+            self.err(
+                loc.value["timeout_s"][1],
+                "checks.timeout_s must be a positive number of seconds, "
+                f"got {settings.timeout_s!r}",
+                "e.g. 10",
+            )
+        commands: list[CheckCommand] = []
+        listed = loc.value.get("commands", (None, None))[1]
+        if listed is not None and not (listed.kind == "scalar" and listed.value is None):
+            if listed.kind != "seq":
+                self.err(listed, "checks.commands must be a list", "e.g. `- {name: mypy, ...}`")
+            else:
+                commands = self.check_commands(listed)
+        return dataclasses.replace(settings, commands=tuple(commands))
+
+    def check_commands(self, listed: Loc) -> list[CheckCommand]:
+        out: list[CheckCommand] = []
+        for i, spec in enumerate(listed.value):
+            what = f"checks.commands[{i}]"
+            if spec.kind != "map":
+                self.err(
+                    spec,
+                    f"{what} must be a mapping",
+                    'e.g. `{name: mypy, languages: [python], command: [mypy, "{file}"]}`',
+                )
+                continue
+            command = self.build(CheckCommand, spec, what)
+            if command is None:
+                continue
+            if not command.command:
+                self.err(spec, f"{what} has no command", 'add `command: ["tool", "{file}"]`')
+            elif command.name in BUILTIN_CHECKS or command.name in [c.name for c in out]:
+                self.err(
+                    spec.value["name"][1],
+                    f"{what}: the check name '{command.name}' is already taken",
+                    "give each check its own name; built in: " + ", ".join(BUILTIN_CHECKS),
+                )
+            elif not command.timeout_s > 0 or command.timeout_s == float("inf"):
+                self.err(
+                    spec.value["timeout_s"][1],
+                    f"{what}.timeout_s must be a positive number of seconds",
+                    "e.g. 10",
+                )
+            else:
+                out.append(command)
+        return out
+
+    def escalation(self, items: dict) -> EscalationSettings:
+        settings = self.settings(items, "escalation", EscalationSettings)
+        if settings is None:
+            return EscalationSettings()
+        if settings.max_steps < 0:
+            self.err(
+                items["escalation"][1].value["max_steps"][1],
+                f"escalation.max_steps must be 0 or more, got {settings.max_steps}",
+                "0 turns escalation off; 1 re-asks one tier up once",
+            )
+        return settings
+
+    def check_skipped_checks(
+        self, items: dict, actions: dict[str, Action], checks: CheckSettings
+    ) -> None:
+        """Every name in an action's `skip_checks` is a check."""
+        known = [*BUILTIN_CHECKS, *(c.name for c in checks.commands)]
+        for action in actions.values():
+            unknown = [c for c in action.skip_checks if c not in known]
+            if unknown:
+                spec = items["actions"][1].value[action.id][1]
+                self.err(
+                    spec.value["skip_checks"][1],
+                    f"unknown check '{unknown[0]}' in action '{action.id}'",
+                    "use one of: " + ", ".join(known),
+                )
 
     def settings(self, items: dict, name: str, cls: type) -> Any:
         loc = self.section(items, name, "map")

@@ -6,13 +6,11 @@ the guard compares its code with the selection token by token and drops what doe
 
 from __future__ import annotations
 
-from modelrouter.backends.llamacpp_prompt import (
-    EditRequest,
+from modelrouter.backends.llamacpp_prompt import EditRequest, edit_chat_parts, edit_prompt_parts
+from modelrouter.minimal_edits import (
     close_spelling,
-    edit_chat_parts,
     edit_distance,
     edit_kind,
-    edit_prompt_parts,
     minimal_edit,
     rename_pair,
 )

@@ -50,7 +50,7 @@ def test_typescript_uses_its_own_grammar():
 
 
 def test_python_falls_back_to_ast_without_a_grammar(monkeypatch):
-    monkeypatch.setattr(context, "_parser", lambda language_id: None)
+    monkeypatch.setattr(context, "parse", lambda language_id, data: None)
     ctx = _ctx(PY, "        return data.strip()\n", language_id="python")
     assert ctx.scope_label == "function `load` (lines 8-11)"
 

@@ -112,7 +112,7 @@ async def _hover_when_placed(editor, uri, line, character, tries=40):
 async def test_follow_up_on_model_written_code_stays_on_its_model(tmp_path, fake_provider):
     fake_provider.reply("cloud", Reply(text=fenced(FIX)))
     fake_provider.default(
-        "cloud", Reply(text=fenced("# area of the circle\nreturn 3.14 * r * r\n"))
+        "cloud", Reply(text=fenced("# area of the circle (pi r squared)\nreturn math.pi * r * r\n"))
     )
     fake_provider.default("local", Reply(text=fenced("# should not be asked\nreturn 0\n")))
     async with editor_session(tmp_path, fake_provider) as editor:

@@ -137,13 +137,13 @@ async def test_language_server_outputs_and_data_never_contain_a_key(
             "cloud",
             Reply(
                 text=fenced(
-                    f'def area(r):\n    api_key = "{placeholder}"\n    return math.pi * r * r\n'
+                    f'def area(r):\n    api_key = "{placeholder}"\n    return 3.14159 * r * r\n'
                 )
             ),
         )
         ok = await editor.execute("modelrouter.run", {"action": "implement", **whole})
         assert ok["applied"] is True, ok
-        assert editor.text(uri) == source.replace("3.14", "math.pi")
+        assert editor.text(uri) == source.replace("3.14", "3.14159")
         hover = await editor.hover(uri, 1, 4)
         assert hover is not None
         assert "Redactions:** 1" in hover.contents.value

@@ -31,9 +31,15 @@ def write_rules(
     tiers: dict[str, list[str]] | None = None,
     edit: dict[str, Any] | None = None,
     fixers: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    scope_checked: bool = False,
 ) -> Path:
     """A rules file whose backends all point at the fake provider (and no fixers unless
-    `fixers` names some, so the models answer).
+    `fixers` names some, so the models answer). `extra` adds or replaces top-level keys
+    (`checks`, `escalation`, ...).
+
+    Tests script any rewrite through `fix-typo`, so it skips the "scope" check (a typo fix
+    that changes more than spelling fails it) unless `scope_checked`.
 
     Routes: `local` (ollama wire, local), `cloud` (OpenAI wire, key from FAKE_CLOUD_KEY),
     `strong` (Anthropic wire), and a `locked` backend needing a key that is never set.
@@ -84,7 +90,12 @@ def write_rules(
         ],
         "default_tier": "feature",
         "actions": {
-            "fix-typo": {"title": "Fix typo", "tier": "trivial", "prompt": "Fix typos."},
+            "fix-typo": {
+                "title": "Fix typo",
+                "tier": "trivial",
+                "prompt": "Fix typos.",
+                "skip_checks": [] if scope_checked else ["scope"],
+            },
             "implement": {"title": "Implement", "tier": "feature", "prompt": "Implement it."},
             "write-tests": {
                 "title": "Write tests",
@@ -120,6 +131,7 @@ def write_rules(
         },
         "edits": {"design_folder": "notes/design", **(edit or {})},
         "fixers": fixers or {},
+        **(extra or {}),
     }
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path

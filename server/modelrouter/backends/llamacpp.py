@@ -35,17 +35,15 @@ from modelrouter.backends.base import (
 )
 from modelrouter.backends.llamacpp_prompt import (
     EDIT_STOP,
-    GUARDED_KINDS,
     EditReply,
     EditRequest,
     edit_chat_parts,
-    edit_kind,
     edit_prompt_parts,
-    minimal_edit,
     parse_edit_request,
     plain_transcript,
 )
 from modelrouter.config import BackendConfig
+from modelrouter.minimal_edits import GUARDED_KINDS, edit_kind, minimal_edit
 
 INSTALL_HINT = "pip install 'modelrouter[local]'"
 

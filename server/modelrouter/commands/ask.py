@@ -4,6 +4,11 @@ On a terminal the answer is printed as it arrives. When stdout is not a terminal
 final, complete answer is written, so a script never sees partial text from a stream that
 failed and was restarted on another backend. Which backend answered, the attempts, tokens,
 cost and latency go to stderr.
+
+With `--file` and `--range`, a code answer is checked as the edit of those lines it would
+be (`answer_checks`), and a failed check re-asks one tier up (`routing.escalation`), as in
+the editor; which checks ran and what escalated go to stderr (and into `--json`). An answer
+that fails its checks is still printed, nothing is lost, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -15,13 +20,24 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from modelrouter import edits
+from modelrouter.answer_checks import EditUnderCheck, checks_for, on_answers
 from modelrouter.commands.route import load_or_report
 from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Event, FellBack, Job, Outcome, Progress
 from modelrouter.errors import RoutingError, UsageError
 from modelrouter.fixers import fixers_for_request
+from modelrouter.positions import newline_of
 from modelrouter.redact import hide_values
 from modelrouter.routing.decide import Decision, RouteRequest, decide, reconsider
+from modelrouter.routing.escalation import (
+    Check,
+    Checked,
+    Escalation,
+    EscalationPolicy,
+    redo_tier,
+    run_checked,
+)
 from modelrouter.transcript import Message
 
 SYSTEM_PROMPT = (
@@ -56,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         request, messages, selection = _request(args)
+        target = _target(Path(args.file), args.range) if args.file and args.range else None
         decision = decide(rules, request)
     except (UsageError, RoutingError) as exc:
         print(f"modelrouter ask: {exc}", file=sys.stderr)
@@ -69,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             decision,
             messages,
             selection=selection,
+            target=target,
             as_json=args.json,
             live=sys.stdout.isatty(),
         )
@@ -124,6 +142,7 @@ async def _ask(
     messages: list[Message],
     *,
     selection: str | None = None,
+    target: Target | None = None,
     as_json: bool,
     live: bool,
 ) -> int:
@@ -149,12 +168,33 @@ async def _ask(
                 printed = False
             print(f"[{event.from_backend} failed: {event.error}{then}]", file=sys.stderr)
 
+    def escalated(step: Escalation, _outcome: Outcome) -> None:
+        nonlocal printed
+        if printed:
+            sys.stdout.write("\n")
+            printed = False
+        print(f"[{step.note}]", file=sys.stderr)
+
+    checked: Checked | None = None
     try:
         # A fixer answers before the router is reconsidered (that may ask a model).
         outcome = await _fixed(rules, engine, _job(request, decision, messages), request, selection)
         if outcome is None:
             decision = await reconsider(rules, request, decision, engine=engine)
-            outcome = await engine.run(_job(request, decision, messages), on_event)
+            job = _job(request, decision, messages)
+            checks = _checks(rules, request, decision, target) if target is not None else []
+            if checks:
+                checked = await run_checked(
+                    lambda j: engine.run(j, on_event),
+                    job,
+                    checks,
+                    EscalationPolicy(rules),
+                    on_escalate=escalated,
+                    on_failure=engine.record_check,
+                )
+                outcome = checked.outcome
+            else:
+                outcome = await engine.run(job, on_event)
     except EngineError as exc:
         print(f"modelrouter ask: {exc.message}", file=sys.stderr)
         return 1
@@ -162,10 +202,14 @@ async def _ask(
         await engine.aclose()
         ledger.close()
     outcome.text = hide_values(outcome.text, keys)
+    failed = checked is not None and checked.failure is not None
     if as_json:
         # The object carries everything the summary says; nothing else is printed.
-        print(json.dumps(outcome_json(outcome), indent=2))
-        return 0
+        data = outcome_json(outcome)
+        if checked is not None:
+            data.update(checks_json(rules, checked))
+        print(json.dumps(data, indent=2))
+        return 1 if failed else 0
     if stream_text and not outcome.fixer:  # a fixer's answer was not streamed
         if not outcome.text.endswith("\n"):
             sys.stdout.write("\n")
@@ -175,7 +219,97 @@ async def _ask(
             sys.stdout.write("\n")
     sys.stdout.flush()
     print(summary(outcome), file=sys.stderr)
-    return 0
+    if checked is not None:
+        print(checks_summary(rules, checked), file=sys.stderr)
+    return 1 if failed else 0
+
+
+Target = tuple[str, int, int, str]  # the file's text, the range's offsets, the file's name
+
+
+def _target(path: Path, line_range: str) -> Target:
+    """The file and the offsets of `--range` in it: what a code answer would replace."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    # The very lines `_excerpt` sends: split as str.splitlines splits.
+    lines = text.splitlines(keepends=True)
+    start, end = _parse_range(line_range, len(lines))
+    first = sum(len(line) for line in lines[: start - 1])
+    last = lines[end - 1]
+    line_break = len(last) - len(last.splitlines()[0])
+    until = first + sum(len(line) for line in lines[start - 1 : end]) - line_break
+    return text, first, until, path.name
+
+
+def _checks(rules: Rules, request: RouteRequest, decision: Decision, target: Target) -> list[Check]:
+    """The checks on a code answer for `target`, bound to the edit it would make."""
+    text, start, end, name = target
+    language = _fence_language(name)
+    tier = decision.tier
+    found = checks_for(
+        rules,
+        None,
+        "rewrite",
+        language,
+        instruction=request.text,
+        trivial=tier in rules.tiers and rules.tier_rank(tier) == 0,
+    )
+
+    async def edit_of(outcome: Outcome) -> EditUnderCheck | None:
+        try:
+            code = edits.extract_code(outcome.text, language)
+        except edits.NoUsableCode:
+            return None  # an answer in prose: nothing to check
+        new = edits.reindent(
+            code,
+            text[start:end],
+            line_indent=edits.indent_before(text, start),
+            newline=newline_of(text),
+        )
+        return EditUnderCheck(
+            text, start, end, new, language, name, workspace=request.workspace, path=request.path
+        )
+
+    return on_answers(found, edit_of)
+
+
+def checks_json(rules: Rules, checked: Checked) -> dict:
+    """What the checks said and what escalated, for `--json`."""
+    failure = checked.failure
+    return {
+        "checks": [t.as_dict() for t in checked.tried],
+        "escalations": [e.note for e in checked.escalations],
+        "check_failure": str(failure) if failure is not None else None,
+        "redo_tier": _redo(rules, checked) if failure is not None else None,
+    }
+
+
+def checks_summary(rules: Rules, checked: Checked) -> str:
+    """Which checks ran on each answer and what escalated, for stderr."""
+    lines = []
+    for i, tried in enumerate(checked.tried, 1):
+        verdicts = ", ".join(
+            f"{v.check} {v.status}" + (f" ({v.detail})" if v.detail else "") for v in tried.verdicts
+        )
+        lines.append(
+            f"  checks on answer {i} ({tried.outcome.model}, tier {tried.tier}): "
+            f"{verdicts or 'none ran (no code in the answer)'}"
+        )
+    if checked.failure is not None:
+        upper = _redo(rules, checked)
+        hint = f"; ask again with --tier {upper} for a stronger model" if upper else ""
+        refused = f"; asking the tier above failed: {checked.refused}" if checked.refused else ""
+        lines.append(f"  the answer failed its checks: {checked.failure}{refused}{hint}")
+    return "\n".join(lines)
+
+
+def _redo(rules: Rules, checked: Checked) -> str | None:
+    try:
+        return redo_tier(rules, checked.job.tier, checked.outcome.model)
+    except RoutingError:
+        return None
 
 
 async def _fixed(

@@ -321,7 +321,7 @@ def list_code_actions(
                 tags=tags,
             )
         )
-    record = ls.store.at(uri, (rng.start.line, rng.start.character))
+    record = ls.jobs.requests.redoable_at(uri, (rng.start.line, rng.start.character))
     if record is not None and rules.tiers.get(record.tier) is not None:
         upper = rules.next_tier(record.tier)
         if upper is not None and (not only or any("refactor".startswith(k) for k in only)):

@@ -18,17 +18,24 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from modelrouter.answer_checks import checks_for, on_answers
+from modelrouter.config import Rules
 from modelrouter.engine import Job, Outcome
 from modelrouter.errors import JobFailed
 from modelrouter.fixers import fixers_for
 from modelrouter.lsp.contract import RunResult, parse
+from modelrouter.lsp.documents import position_encoding
 from modelrouter.lsp.progress import run_with_progress
+from modelrouter.lsp.provenance_records import record
 from modelrouter.lsp.requests import JOB, Request, Requests
 from modelrouter.lsp.workspace_edits import WorkspaceEdits
+from modelrouter.routing.decide import is_trivial_edit
 from modelrouter.routing.escalation import (
+    Check,
     CheckFailure,
     Escalation,
     EscalationPolicy,
+    refusal,
     run_checked,
 )
 
@@ -133,22 +140,16 @@ class Jobs:
         fixed = await self._fixed(req, job)
         if fixed is not None:
             return fixed
-        if req.action.kind != "rewrite" or req.escalated is not None:
-            return await run_with_progress(self.ls, req, job, self.running.get(job_id))
         rules = self.ls.rules
         assert rules is not None
-
-        async def syntax(outcome: Outcome) -> CheckFailure | None:
-            broken = await self.edits.breaks_python(req, outcome)
-            if broken is None:
-                return None
-            return CheckFailure(
-                "syntax", "did not parse", broken, f"the code does not parse ({broken})"
-            )
+        # A redo is the user's own choice of a stronger model: its answer is applied as it is.
+        checks = self._checks(req, rules) if req.escalated is None else []
+        if not checks:
+            return await run_with_progress(self.ls, req, job, self.running.get(job_id))
 
         def escalated(step: Escalation, outcome: Outcome) -> None:
             log.info(step.note)
-            req.escalated = step.note
+            req.escalated = "; ".join(filter(None, [req.escalated, step.note]))
             req.fallbacks.append(f"{outcome.backend} answered code that {step.failure.summary}")
 
         async def run(job: Job) -> Outcome:
@@ -158,9 +159,49 @@ class Jobs:
             return await run_with_progress(self.ls, req, job, self.running.get(job_id))
 
         checked = await run_checked(
-            run, job, [syntax], EscalationPolicy(rules), on_escalate=escalated
+            run,
+            job,
+            checks,
+            EscalationPolicy(rules),
+            on_escalate=escalated,
+            on_failure=self.ls.engine.record_check,
         )
+        req.tried = checked.tried
+        # The request describes the answer that stands (the last one asked may be refused).
+        req.tier, req.messages = checked.job.tier, checked.job.messages
+        if checked.failure is not None:
+            failed = checked.outcome
+            exc = JobFailed(
+                refusal(rules, checked.job.tier, failed.model, checked.failure, checked.refused)
+            )
+            exc.outcome, exc.tier = failed, checked.job.tier
+            self._keep_refused(req, failed, checked.failure)
+            raise exc
         return checked.outcome
+
+    def _keep_refused(self, req: Request, outcome: Outcome, failure: CheckFailure) -> None:
+        """Keep the answer that was not applied, over the selection it was for, so that
+        "Redo with a stronger model" there re-runs it one tier up."""
+        snap = req.snapshot
+        enc = position_encoding(self.ls)
+        p0 = snap.lines.position_at(snap.start, enc)
+        p1 = snap.lines.position_at(snap.end, enc)
+        kept = record(self.ls, req, outcome, p0, p1)
+        kept.escalated = f"{outcome.model}'s answer {failure}"
+        self.requests.keep_refused(snap.uri, snap.version, kept)
+
+    def _checks(self, req: Request, rules: Rules) -> list[Check]:
+        """The checks on the action's answers, bound to the edit each would make."""
+        action = req.action
+        found = checks_for(
+            rules,
+            action,
+            action.kind,
+            req.snapshot.language_id,
+            instruction=req.instruction or action.prompt,
+            trivial=is_trivial_edit(rules, action, req.tier),
+        )
+        return on_answers(found, lambda outcome: self.edits.edit_under_check(req, outcome))
 
     async def _fixed(self, req: Request, job: Job) -> Outcome | None:
         """The answer of a deterministic fixer for the action, if one changes the selection.

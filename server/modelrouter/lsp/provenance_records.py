@@ -61,6 +61,7 @@ def record(ls: ModelRouterServer, req: Request, outcome: Outcome, start: Any, en
         ],
         ledger_id=outcome.ledger_id,
         fixer=outcome.fixer,
+        attempts=[t.as_dict() for t in req.tried],
     )
 
 

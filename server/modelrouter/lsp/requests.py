@@ -26,9 +26,7 @@ from modelrouter.lsp.documents import position_encoding
 from modelrouter.positions import LineIndex, Pos
 from modelrouter.provenance import Record
 from modelrouter.routing.decide import RouteRequest, route
-from modelrouter.routing.escalation import (
-    redo_tier,
-)
+from modelrouter.routing.escalation import Tried, redo_tier
 from modelrouter.routing.sticky import editor_follow_up
 from modelrouter.tokens import estimate_tokens
 from modelrouter.transcript import Message
@@ -79,6 +77,8 @@ class Request:
     escalated: str | None = None
     fallbacks: list[str] = field(default_factory=list)
     redo_of: int | None = None  # ledger id of the answer being redone (a routing label)
+    instruction: str | None = None  # what the user typed, for actions that ask for it
+    tried: list[Tried] = field(default_factory=list)  # every answer checked, in order
 
 
 class Requests:
@@ -87,6 +87,25 @@ class Requests:
     def __init__(self, server: ModelRouterServer) -> None:
         self.ls = server
         self._marks: dict[str, list[tuple[Document, int]]] = {}
+        # The newest answer per document that failed its checks and was not applied, with
+        # the document version it was for: what a redo there re-runs one tier up.
+        self._refused: dict[str, tuple[int | None, Record]] = {}
+
+    def keep_refused(self, uri: str, version: int | None, record: Record) -> None:
+        """Remember an answer that was not applied, for "Redo with a stronger model"."""
+        self._refused[uri] = (version, record)
+
+    def redoable_at(self, uri: str, pos: tuple[int, int]) -> Record | None:
+        """The model-written code at `pos`, else the refused answer for the selection
+        holding it while the document is as it was then."""
+        record = self.ls.store.at(uri, pos)
+        if record is not None:
+            return record
+        version, refused = self._refused.get(uri, (None, None))
+        doc = self.open_document(uri)
+        if refused is None or doc is None or doc.version != version:
+            return None
+        return refused if refused.contains(Pos(*pos)) else None
 
     def release(self, job_id: str) -> None:
         """Release the document marks job `job_id` took."""
@@ -197,7 +216,7 @@ class Requests:
             decision = await route(rules, routed, engine=self.ls.engine)
         except RoutingError as exc:
             raise JobFailed(str(exc)) from None
-        req = Request(action, snap, decision.tier, decision.reason, [])
+        req = Request(action, snap, decision.tier, decision.reason, [], instruction=instruction)
         req.prefer_backend = decision.prefer_backend
         diagnostics = list(args.diagnostics)
         if follow_up is not None and prior is not None:
@@ -219,7 +238,7 @@ class Requests:
         if rules is None:
             raise JobFailed("no usable rules: " + "; ".join(self.ls.rules_errors))
         uri = args.uri
-        record = self.ls.store.at(uri, (args.position.line, args.position.character))
+        record = self.redoable_at(uri, (args.position.line, args.position.character))
         if record is None:
             raise JobFailed("no model-written code here to redo")
         try:
@@ -232,11 +251,14 @@ class Requests:
         rng = Range(Position(*record.start), Position(*record.end))
         snap = self.snapshot(uri, rng)
         transcript = [Message(**m) for m in record.transcript]
-        messages = prompts.retry(
-            transcript,
-            "the user asked for a stronger model to redo it; the code it wrote is now:\n"
-            + prompts.fence(snap.text[snap.start : snap.end], snap.language_id),
-        )
+        now = prompts.fence(snap.text[snap.start : snap.end], snap.language_id)
+        if self.ls.store.at(uri, (args.position.line, args.position.character)) is None:
+            # An answer that failed its checks: it was never applied.
+            why = f"it was not applied ({record.escalated}); " if record.escalated else ""
+            ask = f"{why}the user asked for a stronger model to redo it; the code is:\n"
+        else:
+            ask = "the user asked for a stronger model to redo it; the code it wrote is now:\n"
+        messages = prompts.retry(transcript, ask + now)
         return Request(
             action,
             snap,

@@ -17,14 +17,15 @@ from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from modelrouter import edits
+from modelrouter.answer_checks import EditUnderCheck
 from modelrouter.engine import Outcome
 from modelrouter.errors import JobFailed
+from modelrouter.fixers import suffix_for
 from modelrouter.lsp.contract import RunResult
 from modelrouter.lsp.documents import position_encoding
 from modelrouter.lsp.provenance_records import record, remember
 from modelrouter.lsp.requests import Request, Requests, Snapshot
 from modelrouter.positions import LineIndex, Pos, newline_of, position_at
-from modelrouter.python_syntax import edit_breaks_python
 from modelrouter.redact import hide_values
 from modelrouter.routing.decide import is_trivial_edit
 
@@ -359,16 +360,34 @@ class WorkspaceEdits:
         except Exception as exc:
             log.info("client could not show %s: %s", uri, exc)
 
-    async def breaks_python(self, req: Request, outcome: Outcome) -> str | None:
-        """Why the edited code stops parsing as Python, when it parsed before (checked on the
-        edited top-level statements, in a worker thread)."""
+    async def edit_under_check(self, req: Request, outcome: Outcome) -> EditUnderCheck | None:
+        """The edit `outcome` would make, as `apply` would make it, for the answer checks;
+        None when it holds no code (`apply` says so itself)."""
         snap = req.snapshot
-        if snap.language_id != "python":
-            return None
         try:
             code = edits.extract_code(outcome.text, snap.language_id)
         except edits.NoUsableCode:
             return None
+        root = str(self.ls.root) if self.ls.root else None
+        if req.action.kind == "tests":
+            if snap.path is None:
+                return None
+            path = self.requests.test_path(snap)
+            existing = await self._test_file_text(path)
+            insert = (
+                code if existing is None else edits.merge_tests(existing, code, snap.language_id)
+            )
+            before = existing or ""
+            return EditUnderCheck(
+                before,
+                len(before),
+                len(before),
+                insert,
+                snap.language_id,
+                path.name,
+                workspace=root,
+                path=str(path),
+            )
         start, end = self.widened(snap, code)
         new_code = edits.reindent(
             code,
@@ -376,7 +395,21 @@ class WorkspaceEdits:
             line_indent=edits.indent_before(snap.text, start),
             newline=newline_of(snap.text),
         )
-        return await edit_breaks_python(snap.text, start, end, new_code, snap.lines)
+        name = Path(snap.path).name if snap.path else "selection" + suffix_for(snap.language_id)
+        return EditUnderCheck(
+            snap.text, start, end, new_code, snap.language_id, name, workspace=root, path=snap.path
+        )
+
+    async def _test_file_text(self, path: Path) -> str | None:
+        """The test file as the editor has it open, else as it is on disk, else None."""
+        uri = from_fs_path(str(path)) or path.as_uri()
+        open_doc = self.ls.workspace.text_documents.get(uri)
+        if open_doc is not None:
+            return open_doc.source
+        try:
+            return await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
 
 def _client_shows_answers(ls: ModelRouterServer) -> bool:

@@ -77,12 +77,17 @@ async def authorize(access: Access, headers: Mapping[str, str]) -> tuple[ProxyKe
     store = access.keys
     required = False
     try:
+        # A fresh cached answer is used on the loop: a thread hop per request costs more
+        # than the whole check, and the ledger is read only when the cache is stale.
         if store is not None:
-            required = await asyncio.to_thread(store.required)
+            cached = store.cached_required()
+            required = cached if cached is not None else await asyncio.to_thread(store.required)
         if required:
             assert store is not None
             for secret in presented:
-                found = await asyncio.to_thread(store.check, secret)
+                known, found = store.cached_check(secret)
+                if not known:
+                    found = await asyncio.to_thread(store.check, secret)
                 if found is not None:
                     return found, secret
     except LedgerError as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +25,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from modelrouter import __version__
 from modelrouter.config import Rules
@@ -41,6 +42,7 @@ from modelrouter.proxy.access import (
     within_key,
 )
 from modelrouter.proxy.decide import AUTO_MODEL, MODEL_PREFIX, Routed, route_request
+from modelrouter.proxy.hangup import ClientGone, Hangup
 from modelrouter.proxy.relay import Relay, Started, StreamBroken
 from modelrouter.proxy.request import AgentRequest, RequestError, Wire, client_name
 from modelrouter.routing.decide import remember
@@ -172,12 +174,17 @@ async def _answer(state: ProxyState, request: Request, wire: Wire) -> Response:
     except RequestError as exc:
         return _error(wire, 400, str(exc))
     job = _job(state, parsed, routed)
+    hangup = Hangup(request.receive)
     if parsed.stream:
-        return await _stream(state, parsed, routed, job)
+        return await _stream(state, parsed, routed, job, hangup)
     try:
-        outcome = await state.engine.run(job)
+        outcome = await hangup.unless_gone(state.engine.run(job))
+    except ClientGone:
+        return _gone()
     except EngineError as exc:
         return _engine_error(wire, exc)
+    finally:
+        hangup.stop()
     remember(state.sessions, routed.route, outcome.tier, outcome.backend, outcome.model)
     headers = _routing_headers(outcome.backend, routed)
     if wire == "anthropic":
@@ -225,6 +232,7 @@ def _job(state: ProxyState, parsed: AgentRequest, routed: Routed) -> Job:
         client=parsed.client,
         options=parsed.options,
         key=parsed.key,
+        wait_for_ledger_id=False,
     )
 
 
@@ -240,57 +248,93 @@ def _private_path(rules: Rules, parsed: AgentRequest) -> str | None:
     return None
 
 
-async def _stream(state: ProxyState, parsed: AgentRequest, routed: Routed, job: Job) -> Response:
+async def _stream(
+    state: ProxyState, parsed: AgentRequest, routed: Routed, job: Job, hangup: Hangup
+) -> Response:
     relay = Relay(state.engine, job)
+    hangup.on_gone(relay.abort)
     try:
         first = await relay.first()
+    except ClientGone:
+        await _finish(hangup, relay)
+        return _gone()
     except EngineError as exc:
+        await _finish(hangup, relay)
         return _engine_error(parsed.wire, exc)
     except BaseException:
-        await relay.aclose()
+        await _finish(hangup, relay)
         raise
-    if isinstance(first, Outcome):
-        backend, model = first.backend, first.model
-    else:
-        backend, model = first.backend, first.model
-    remember(state.sessions, routed.route, job.tier, backend, model)
+    remember(state.sessions, routed.route, job.tier, first.backend, first.model)
     input_tokens = transcript_tokens(job.messages) + tools_tokens(job.options.tools)
     if parsed.wire == "anthropic":
-        writer: Any = anthropic_api.StreamWriter(model, input_tokens)
+        writer: Any = anthropic_api.StreamWriter(first.model, input_tokens)
     elif parsed.wire == "responses":
-        writer = responses_api.StreamWriter(model, parsed.echo)
+        writer = responses_api.StreamWriter(first.model, parsed.echo)
     else:
-        writer = openai_api.StreamWriter(model, parsed.include_usage)
+        writer = openai_api.StreamWriter(first.model, parsed.include_usage)
 
     async def body() -> AsyncIterator[bytes]:
+        # The message start goes out with the first content: one write, not two.
+        head = writer.start()
         try:
-            yield writer.start()
             if isinstance(first, Started):
                 try:
-                    async for event in relay.events():
-                        chunk = writer.feed(event)
-                        if chunk:
-                            yield chunk
+                    async for batch in relay.batches():
+                        yield head + b"".join(writer.feed(event) for event in batch)
+                        head = b""
                 except StreamBroken as exc:
-                    yield writer.error(502, f"the answer failed part-way: {exc}")
+                    yield head + writer.error(502, f"the answer failed part-way: {exc}")
                     return
             outcome = relay.outcome
             if outcome is not None:
                 if isinstance(first, Outcome):
-                    for event in _replay(outcome):
-                        chunk = writer.feed(event)
-                        if chunk:
-                            yield chunk
-                yield writer.finish(outcome.stop_reason, outcome.usage)
-        finally:
-            await relay.aclose()  # the client went away: stop the upstream call
+                    head += b"".join(writer.feed(event) for event in _replay(outcome))
+                yield head + writer.finish(outcome.stop_reason, outcome.usage)
+        except ClientGone:
+            return  # nobody is reading: the job is stopped and recorded as cancelled
 
     headers = {
-        **_routing_headers(backend, routed),
+        **_routing_headers(first.backend, routed),
         "cache-control": "no-cache",
         "x-accel-buffering": "no",
     }
-    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+    return EventStream(body(), headers, lambda: _finish(hangup, relay))
+
+
+async def _finish(hangup: Hangup, relay: Relay) -> None:
+    hangup.stop()
+    await relay.aclose()  # the client went away: stop the upstream call
+
+
+def _gone() -> Response:
+    """The reply to a client that already disconnected: never delivered, never logged as an
+    error (499 is the usual "client closed request")."""
+    return Response(status_code=499)
+
+
+class EventStream(StreamingResponse):
+    """A server-sent event stream written from the request's own task.
+
+    Starlette's streaming response runs the body in a task group beside its own disconnect
+    listener: a task and a hop per request, and a cancellation that can strike the body
+    anywhere. Here the request's `Hangup` aborts the relay instead, so the body ends by
+    itself, and `done` (stop watching, wait for the job to record itself) always runs.
+    """
+
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        headers: dict[str, str],
+        done: Callable[[], Awaitable[None]],
+    ) -> None:
+        super().__init__(content, headers=headers, media_type="text/event-stream")
+        self._done = done
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.stream_response(send)
+        finally:
+            await self._done()
 
 
 def _replay(outcome: Outcome) -> list:

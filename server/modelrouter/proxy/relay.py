@@ -4,7 +4,12 @@ The engine may try several backends before one answers; until the answering back
 first content event, a failure and the fallback that follows are invisible to the client
 (and when every backend fails, the client gets a plain HTTP error). Once bytes are out, a
 failure or a fallback ends the client's stream with an error event in its format: a
-restarted answer would be spliced onto the text the client already has.
+restarted answer would be spliced onto the text the client already has. A client that
+disconnects aborts the job (`abort`); the relay then ends with `ClientGone`.
+
+Content is handed over in batches: whatever the engine queued since the client's last write
+goes out in one write, so a busy proxy makes fewer, larger writes and an idle one still
+sends each token the moment it arrives.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from modelrouter.engine import (
     Piece,
     Progress,
 )
+from modelrouter.proxy.hangup import ClientGone
 
 _END = object()
 
@@ -61,7 +67,7 @@ class Relay:
         while True:
             item = await self._queue.get()
             if item is _END:
-                self.outcome = self._task.result()  # raises EngineError
+                self.outcome = self._result()  # raises EngineError
                 return self.outcome
             if isinstance(item, AttemptStarted):
                 backend, self._model = item.backend, item.model
@@ -72,38 +78,55 @@ class Relay:
                 self.started = Started(backend, self._model)
                 return self.started
 
-    async def events(self) -> AsyncIterator[ContentEvent]:
-        """Content after `first()`; raises `StreamBroken` on a failure once bytes are out."""
-        for event in self._held:
-            yield event
-        self._held.clear()
+    async def batches(self) -> AsyncIterator[list[ContentEvent]]:
+        """Content after `first()`, each batch what arrived since the last one; raises
+        `StreamBroken` on a failure once bytes are out, `ClientGone` after `abort()`."""
+        batch, self._held = self._held, []
         while True:
-            item = await self._queue.get()
-            if item is _END:
-                try:
-                    self.outcome = self._task.result()
-                except EngineError as exc:
-                    raise StreamBroken(exc.message.splitlines()[-1].strip()) from None
-                return
-            if isinstance(item, FellBack):
-                # The engine would restart on the next backend; the client already has part
-                # of this answer, so stop here and say so.
-                self._closing = True
-                self._task.cancel()
-                raise StreamBroken(f"{item.from_backend} failed mid-answer ({item.error})")
-            content = _content(item)
-            if content is not None:
-                yield content
+            items = [] if batch else [await self._queue.get()]
+            while not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            for item in items:
+                if item is _END:
+                    if batch:
+                        yield batch
+                    try:
+                        self.outcome = self._result()
+                    except EngineError as exc:
+                        raise StreamBroken(exc.message.splitlines()[-1].strip()) from None
+                    return
+                if isinstance(item, FellBack):
+                    # The engine would restart on the next backend; the client already has
+                    # part of this answer, so stop here and say so.
+                    if batch:
+                        yield batch
+                    self.abort()
+                    raise StreamBroken(f"{item.from_backend} failed mid-answer ({item.error})")
+                content = _content(item)
+                if content is not None:
+                    batch.append(content)
+            if batch:
+                yield batch
+                batch = []
+
+    def _result(self) -> Outcome:
+        if self._task.cancelled():
+            raise ClientGone
+        return self._task.result()
+
+    def abort(self) -> None:
+        """Stop the job now if it still runs (the client went away). Cancels once only: a
+        second cancellation would interrupt the engine while it cleans up."""
+        if not self._task.done() and not self._closing:
+            self._closing = True
+            self._task.cancel()
 
     async def aclose(self) -> None:
-        """Stop the job if it still runs (the client went away). Cancels once only: a
-        second cancellation would interrupt the engine while it cleans up."""
-        if self._task.done() or self._closing:
-            return
-        self._closing = True
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, EngineError):
-            await self._task
+        """Stop the job if it still runs and wait until it has recorded itself."""
+        self.abort()
+        if not self._task.done():
+            with contextlib.suppress(asyncio.CancelledError, EngineError):
+                await self._task
 
 
 def _content(item: object) -> ContentEvent | None:

@@ -60,7 +60,8 @@ def build(rules: Rules, key: str | None):
     from modelrouter.proxy.app import create_app
 
     ledger = open_ledger(rules)
-    engine = Engine(rules, ledger=ledger)
+    # serving: budget checks never read the ledger on the event loop.
+    engine = Engine(rules, ledger=ledger, serving=True)
     keys = KeyStore(ledger)
     if engine.budget is not None:
         engine.budget.key_limit = keys.limit  # per-key dollar budgets hold like backends'

@@ -21,6 +21,8 @@ request whose tool results do not answer the tool calls before them gets a 400.
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 import uuid
@@ -68,6 +70,8 @@ class Recorded:
     body: Any
     raw: bytes
     client_port: int = 0  # the same port on two requests means one reused connection
+    # Set when the client hung up before the reply was whole: seen at once while the reply
+    # waits (first_delay, delay, hold), else on the next write.
     disconnected: threading.Event = field(default_factory=threading.Event)
     rejected: str | None = None  # why the transcript got a 400
 
@@ -196,22 +200,22 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self.provider.requests.append(record)
         reply = self.provider._next_reply(route)
-        if reply.first_delay:
-            time.sleep(reply.first_delay)
-        if wire == "unknown":
-            self._send_json(404, {"error": {"message": f"no such endpoint {rest}"}})
-            return
-        if reply.status >= 400:
-            self._send_error(wire, reply)
-            return
-        problem = transcript_problem(wire, body)
-        if problem:
-            record.rejected = problem
-            self._send_json(400, _error_payload(wire, 400, problem))
-            return
-        model = reply.model or _requested_model(wire, rest, body)
-        streamed = _wants_stream(wire, rest, parts.query, body) and not reply.whole
         try:
+            if reply.first_delay:
+                self._pause(reply.first_delay)
+            if wire == "unknown":
+                self._send_json(404, {"error": {"message": f"no such endpoint {rest}"}})
+                return
+            if reply.status >= 400:
+                self._send_error(wire, reply)
+                return
+            problem = transcript_problem(wire, body)
+            if problem:
+                record.rejected = problem
+                self._send_json(400, _error_payload(wire, 400, problem))
+                return
+            model = reply.model or _requested_model(wire, rest, body)
+            streamed = _wants_stream(wire, rest, parts.query, body) and not reply.whole
             if streamed:
                 self._stream(wire, reply, model)
             else:
@@ -242,6 +246,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+
+    def _pause(self, seconds: float, until: threading.Event | None = None) -> None:
+        """Wait `seconds` (or until `until` is set) while watching the connection: a client
+        that hangs up meanwhile is seen at once (`_Cut`), as a real provider stops
+        generating for a closed connection, instead of on the next write."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if until is not None and until.is_set():
+                return
+            step = min(left, 0.01)
+            readable, _, _ = select.select([self.connection], [], [], step)
+            if readable:
+                try:
+                    closed = self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    closed = True
+                if closed:
+                    raise _Cut
+                time.sleep(step)  # bytes of a next request: not a hang-up
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -278,9 +301,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chunk(b"")
                 return
             if reply.delay:
-                time.sleep(reply.delay)
+                self._pause(reply.delay)
             if reply.hold is not None and index == len(pieces) - 1:
-                reply.hold.wait(30)
+                self._pause(30, until=reply.hold)
             self._chunk(writer.delta(piece))
         if reply.cut_after is not None and reply.cut_after >= len(pieces):
             self._cut()
