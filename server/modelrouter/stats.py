@@ -20,9 +20,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
-from modelrouter.ledger import RequestRecord
+if TYPE_CHECKING:
+    from modelrouter.ledger import RequestRecord
 
 GROUPINGS = ("tier", "backend", "action", "source", "day", "key")
 NO_ANSWER = "(no answer)"
@@ -131,9 +132,77 @@ class Escalations:
         return e.saved_usd
 
 
-def _totals(
-    entries: list[RequestRecord], esc: Escalations, re_asks: list[RequestRecord]
-) -> dict[str, Any]:
+class Totals(TypedDict):
+    """The figures of a set of requests: the whole period, or one group of it."""
+
+    requests: int
+    ok: int
+    failed: int
+    cancelled: int
+    input_tokens: int
+    output_tokens: int
+    estimated_token_requests: int
+    spend_usd: float
+    top_tier_usd: float
+    saved_usd: float
+    saved_pct: float
+    fallbacks: int
+    fallback_rate: float
+    latency_median_s: float | None
+    latency_p95_s: float | None
+    checks_failed: int
+    escalations: int
+    escalation_rate: float
+    escalation_cost_usd: float
+
+
+class GroupRow(Totals):
+    """One group's figures (`key` names the tier, backend, action, source, day or key)."""
+
+    key: str
+
+
+class EscalationRow(TypedDict):
+    """Whether a tier or an action is worth it: its answers, savings and escalations."""
+
+    key: str
+    ok: int
+    saved_usd: float
+    checks_failed: int
+    escalations: int
+    escalation_rate: float
+    escalation_cost_usd: float
+
+
+class BackendLatency(TypedDict):
+    """Calls to one backend, its failures, and the latency of its good answers."""
+
+    backend: str
+    calls: int
+    failed: int
+    latency_median_s: float | None
+    latency_p95_s: float | None
+
+
+class EscalationsBy(TypedDict):
+    """Escalation rows per tier and per action, whatever the summary is grouped by."""
+
+    tier: list[EscalationRow]
+    action: list[EscalationRow]
+
+
+class Summary(Totals):
+    """What `summarize` returns (and `modelrouter.stats` sends to editors)."""
+
+    since: float | None
+    until: float | None
+    backends: list[BackendLatency]
+    by_key: str
+    by: list[GroupRow]
+    escalation_by: EscalationsBy
+
+
+def _totals(entries: list[RequestRecord], esc: Escalations, re_asks: list[RequestRecord]) -> Totals:
     """`entries`' figures; `re_asks` are the automatic re-asks counted against them."""
     n = len(entries)
     spend = sum(e.cost_usd for e in entries)
@@ -142,34 +211,34 @@ def _totals(
     answers = sum(1 for e in entries if e.status == "ok")
     fallbacks = sum(1 for e in entries if e.fallback)
     latencies = [e.latency_s for e in entries if e.status == "ok" and e.latency_s is not None]
-    return {
-        "requests": n,
-        "ok": answers,
-        "failed": sum(1 for e in entries if e.status == "failed"),
-        "cancelled": sum(1 for e in entries if e.status == "cancelled"),
-        "input_tokens": sum(e.input_tokens for e in entries),
-        "output_tokens": sum(e.output_tokens for e in entries),
-        "estimated_token_requests": sum(1 for e in entries if e.tokens_estimated),
-        "spend_usd": round(spend, 6),
-        "top_tier_usd": round(top, 6),
-        "saved_usd": round(saved, 6),
-        "saved_pct": round(100 * saved / top, 1) if top > 0 else 0.0,
-        "fallbacks": fallbacks,
-        "fallback_rate": round(fallbacks / n, 4) if n else 0.0,
-        "latency_median_s": _round(percentile(latencies, 50)),
-        "latency_p95_s": _round(percentile(latencies, 95)),
-        "checks_failed": sum(1 for e in entries if e.check_failed),
-        "escalations": len(re_asks),
-        "escalation_rate": round(len(re_asks) / answers, 4) if answers else 0.0,
-        "escalation_cost_usd": round(esc.cost_usd(re_asks), 6),
-    }
+    return Totals(
+        requests=n,
+        ok=answers,
+        failed=sum(1 for e in entries if e.status == "failed"),
+        cancelled=sum(1 for e in entries if e.status == "cancelled"),
+        input_tokens=sum(e.input_tokens for e in entries),
+        output_tokens=sum(e.output_tokens for e in entries),
+        estimated_token_requests=sum(1 for e in entries if e.tokens_estimated),
+        spend_usd=round(spend, 6),
+        top_tier_usd=round(top, 6),
+        saved_usd=round(saved, 6),
+        saved_pct=round(100 * saved / top, 1) if top > 0 else 0.0,
+        fallbacks=fallbacks,
+        fallback_rate=round(fallbacks / n, 4) if n else 0.0,
+        latency_median_s=_round(percentile(latencies, 50)),
+        latency_p95_s=_round(percentile(latencies, 95)),
+        checks_failed=sum(1 for e in entries if e.check_failed),
+        escalations=len(re_asks),
+        escalation_rate=round(len(re_asks) / answers, 4) if answers else 0.0,
+        escalation_cost_usd=round(esc.cost_usd(re_asks), 6),
+    )
 
 
 def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
-def backend_latency(entries: Iterable[RequestRecord]) -> list[dict[str, Any]]:
+def backend_latency(entries: Iterable[RequestRecord]) -> list[BackendLatency]:
     """Per backend: calls made to it, failures, and latency of its successful answers."""
     calls: dict[str, list[float]] = {}
     failures: dict[str, int] = {}
@@ -183,13 +252,13 @@ def backend_latency(entries: Iterable[RequestRecord]) -> list[dict[str, Any]]:
             else:
                 failures[a.backend] = failures.get(a.backend, 0) + 1
     return [
-        {
-            "backend": name,
-            "calls": len(ok) + failures.get(name, 0),
-            "failed": failures.get(name, 0),
-            "latency_median_s": _round(percentile(ok, 50)),
-            "latency_p95_s": _round(percentile(ok, 95)),
-        }
+        BackendLatency(
+            backend=name,
+            calls=len(ok) + failures.get(name, 0),
+            failed=failures.get(name, 0),
+            latency_median_s=_round(percentile(ok, 50)),
+            latency_p95_s=_round(percentile(ok, 95)),
+        )
         for name, ok in sorted(calls.items())
     ]
 
@@ -200,7 +269,7 @@ def summarize(
     by: str = "backend",
     since: float | None = None,
     until: float | None = None,
-) -> dict[str, Any]:
+) -> Summary:
     """The summary of `entries`, grouped `by` tier, backend, action, source, day or proxy key.
 
     Top-level keys: the totals (requests, tokens, spend_usd, saved_usd, saved_pct,
@@ -210,33 +279,37 @@ def summarize(
     if by not in _KEYS:
         raise ValueError(f"cannot group by {by!r}: use one of {', '.join(GROUPINGS)}")
     esc = Escalations.among(entries)
-    return {
-        "since": since,
-        "until": until,
+    return Summary(
+        since=since,
+        until=until,
         **_totals(entries, esc, esc.re_asks),
-        "backends": backend_latency(entries),
-        "by_key": by,
-        "by": grouped(entries, by, esc),
+        backends=backend_latency(entries),
+        by_key=by,
+        by=grouped(entries, by, esc),
         # Whether a cheap tier (or an action's tier) is worth it, whatever `by` is.
-        "escalation_by": {
-            k: [{f: r[f] for f in _ESCALATION_FIELDS} for r in grouped(entries, k, esc)]
-            for k in ("tier", "action")
-        },
-    }
+        escalation_by=EscalationsBy(
+            tier=_escalation_rows(grouped(entries, "tier", esc)),
+            action=_escalation_rows(grouped(entries, "action", esc)),
+        ),
+    )
 
 
-_ESCALATION_FIELDS = (
-    "key",
-    "ok",
-    "saved_usd",
-    "checks_failed",
-    "escalations",
-    "escalation_rate",
-    "escalation_cost_usd",
-)
+def _escalation_rows(rows: list[GroupRow]) -> list[EscalationRow]:
+    return [
+        EscalationRow(
+            key=r["key"],
+            ok=r["ok"],
+            saved_usd=r["saved_usd"],
+            checks_failed=r["checks_failed"],
+            escalations=r["escalations"],
+            escalation_rate=r["escalation_rate"],
+            escalation_cost_usd=r["escalation_cost_usd"],
+        )
+        for r in rows
+    ]
 
 
-def grouped(entries: list[RequestRecord], by: str, esc: Escalations) -> list[dict[str, Any]]:
+def grouped(entries: list[RequestRecord], by: str, esc: Escalations) -> list[GroupRow]:
     """One row of totals per group `by`: largest spend first (by day: chronological)."""
     key = _KEYS[by]
     groups: dict[str, list[RequestRecord]] = {}
@@ -245,7 +318,7 @@ def grouped(entries: list[RequestRecord], by: str, esc: Escalations) -> list[dic
     counted: dict[str, list[RequestRecord]] = {}
     for r in esc.re_asks:
         counted.setdefault(key(esc.failed_answer(r) or r), []).append(r)
-    rows = [{"key": k, **_totals(g, esc, counted.get(k, []))} for k, g in groups.items()]
+    rows = [GroupRow(key=k, **_totals(g, esc, counted.get(k, []))) for k, g in groups.items()]
     if by == "day":
         rows.sort(key=lambda r: r["key"])
     else:

@@ -267,6 +267,11 @@ def test_confirm_edits_asks_before_applying(
 def test_ask_sends_the_instruction_given_or_prompted(
     tmp_path: Path, workspace: Path, fake_provider: FakeProvider
 ) -> None:
+    # What is tested is the instruction reaching the model; the one scripted answer fits
+    # neither request, which the answer checks would rightly refuse, so they are off here.
+    write_rules(
+        workspace / ".modelrouter.yaml", fake_provider, extra={"checks": {"enabled": False}}
+    )
     (workspace / "prices.py").write_text(SOURCE, encoding="utf-8")
     # The instruction decides the tier; whichever backend gets it answers the same.
     for route in ("local", "cloud", "strong"):
@@ -383,7 +388,7 @@ def test_code_actions_completion_redo_and_stats(
     assert out["after_redo"][1:3] == stronger.splitlines()
     assert "cloud-mid" in out["hover"]
     stats = [n["msg"] for n in out["notes"] if "Usage, last 7d" in n["msg"]]
-    assert stats and "2 requests" in stats[0]
+    assert stats and "2 requests" in stats[0] and "escalations: none" in stats[0]
 
 
 def test_checkhealth_reports_a_broken_rules_file(

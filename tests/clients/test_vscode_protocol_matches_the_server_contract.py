@@ -16,9 +16,23 @@ TS_NAME = {
     "Range": "LspRange",
     "Settings": "ServerSettings",
     "DoctorResult": "Doctor",
+    "Summary": "Stats",
+    "GroupRow": "StatsRow",
 }
 # Sent by the server: a field the client treats as always there must be always sent.
-FROM_SERVER = {"RunResult", "ActionInfo", "Status", "BackendReport", "FixerStatus", "DoctorResult"}
+FROM_SERVER = {
+    "RunResult",
+    "ActionInfo",
+    "Status",
+    "BackendReport",
+    "FixerStatus",
+    "DoctorResult",
+    "Summary",
+    "GroupRow",
+    "BackendLatency",
+    "EscalationsBy",
+    "EscalationRow",
+}
 
 INTERFACE = re.compile(r"export interface (\w+) \{\n(.*?)\n\}", re.S)
 FIELD = re.compile(r"^\s+(\w+)(\??):", re.M)

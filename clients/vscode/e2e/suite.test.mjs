@@ -71,12 +71,14 @@ function rules(baseUrl, trivialModel) {
     '  feature: [workstation]',
     '  debug: [workstation]',
     '  architecture: [claude]',
-    // The fake model answers every action here; the fixers (which would answer Fix typo
-    // first) are tested on their own.
+    // The fake model answers every action here, once: the fixers (which would answer Fix
+    // typo first) and the answer checks (which re-ask a tier up) are tested on their own.
     'fixers:',
     '  typos: null',
     '  ruff-format: null',
     '  ruff-imports: null',
+    'checks:',
+    '  enabled: false',
     '',
   ].join('\n');
 }

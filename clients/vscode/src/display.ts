@@ -1,5 +1,5 @@
 /** What the extension shows for the server's payloads: the status bar and the usage report. */
-import { Stats, Status } from './protocol';
+import { Stats, StatsRow, Status } from './protocol';
 
 export function formatUsd(x: number | null | undefined): string {
   const v = typeof x === 'number' && Number.isFinite(x) ? x : 0;
@@ -32,8 +32,11 @@ export function statusText(s: Status | undefined): { text: string; tooltip: stri
 const percent = (x: number | null | undefined) => `${((x ?? 0) * 100).toFixed(1)}%`;
 const seconds = (x: number | null | undefined) => (typeof x === 'number' ? `${x.toFixed(2)} s` : '–');
 
+/** What the usage report reads of `modelrouter.stats` (an older server sends fewer fields). */
+export type UsageFigures = Partial<Omit<Stats, 'by'>> & { by?: Partial<StatsRow>[] };
+
 /** A Markdown usage report for `modelrouter.stats`. */
-export function formatUsage(s: Stats, since: string): string {
+export function formatUsage(s: UsageFigures, since: string): string {
   const lines = [
     `# ModelRouter usage (last ${since})`,
     '',
@@ -41,6 +44,9 @@ export function formatUsage(s: Stats, since: string): string {
     `- Spend: ${formatUsd(s.spend_usd)}`,
     `- Saved against always using the top tier: ${formatUsd(s.saved_usd)}`,
     `- Fallback rate: ${percent(s.fallback_rate)}`,
+    s.escalations
+      ? `- Escalations: ${s.escalations} (${percent(s.escalation_rate)} of answers failed a check and were re-asked a tier up), costing ${formatUsd(s.escalation_cost_usd)}`
+      : '- Escalations: none',
   ];
   const rows = s.by ?? [];
   if (rows.length) {

@@ -68,29 +68,80 @@ export interface Status {
   spend_today_usd?: number | null;
 }
 
+/** The figures of a set of requests (the whole period, or one group of it). */
 export interface StatsRow {
-  key?: string;
-  requests?: number;
-  ok?: number;
-  failed?: number;
-  cancelled?: number;
-  spend_usd?: number;
-  saved_usd?: number;
-  fallback_rate?: number;
-  latency_median_s?: number | null;
-  [key: string]: unknown;
+  key: string;
+  requests: number;
+  ok: number;
+  failed: number;
+  cancelled: number;
+  input_tokens: number;
+  output_tokens: number;
+  estimated_token_requests: number;
+  spend_usd: number;
+  top_tier_usd: number;
+  saved_usd: number;
+  saved_pct: number;
+  fallbacks: number;
+  fallback_rate: number;
+  latency_median_s: number | null;
+  latency_p95_s: number | null;
+  checks_failed: number;
+  escalations: number;
+  escalation_rate: number;
+  escalation_cost_usd: number;
 }
 
+export interface BackendLatency {
+  backend: string;
+  calls: number;
+  failed: number;
+  latency_median_s: number | null;
+  latency_p95_s: number | null;
+}
+
+export interface EscalationRow {
+  key: string;
+  ok: number;
+  saved_usd: number;
+  checks_failed: number;
+  escalations: number;
+  escalation_rate: number;
+  escalation_cost_usd: number;
+}
+
+export interface EscalationsBy {
+  tier: EscalationRow[];
+  action: EscalationRow[];
+}
+
+/** What `modelrouter.stats` returns. */
 export interface Stats {
-  requests?: number;
-  ok?: number;
-  failed?: number;
-  cancelled?: number;
-  spend_usd?: number;
-  saved_usd?: number;
-  fallback_rate?: number;
-  by_key?: string;
-  by?: StatsRow[];
+  since: number | null;
+  until: number | null;
+  requests: number;
+  ok: number;
+  failed: number;
+  cancelled: number;
+  input_tokens: number;
+  output_tokens: number;
+  estimated_token_requests: number;
+  spend_usd: number;
+  top_tier_usd: number;
+  saved_usd: number;
+  saved_pct: number;
+  fallbacks: number;
+  fallback_rate: number;
+  latency_median_s: number | null;
+  latency_p95_s: number | null;
+  checks_failed: number;
+  escalations: number;
+  escalation_rate: number;
+  escalation_cost_usd: number;
+  backends: BackendLatency[];
+  by_key: string;
+  by: StatsRow[];
+  escalation_by: EscalationsBy;
 }
 
 export interface BackendReport {

@@ -50,6 +50,7 @@ test('usage report: totals and one table row per group', () => {
   assert.match(md, /# ModelRouter usage \(last 7d\)/);
   assert.match(md, /Requests: 4 \(3 answered, 0 failed, 1 cancelled\)/);
   assert.match(md, /Fallback rate: 33\.3%/);
+  assert.match(md, /Escalations: none/);
   assert.match(md, /\| backend \| requests \| answered \| spend \|/);
   assert.match(md, /\| local \| 3 \| 2 \| \$0\.00 \| \$0\.00 \| 0\.0% \| 0\.50 s \|/);
   assert.match(md, /\| claude \| 1 \| 1 \| \$0\.25 \| \$0\.00 \| 100\.0% \| – \|/);
@@ -93,4 +94,9 @@ test('an answer names the action, model, backend and tier above the text', () =>
     'Explain',
   );
   assert.equal(md, '<!-- Explain · gemma3:27b via local · tier trivial -->\n\nIt doubles x.\n');
+});
+
+test('usage report: escalations with their rate and cost', () => {
+  const md = formatUsage({ requests: 5, ok: 4, escalations: 1, escalation_rate: 0.25, escalation_cost_usd: 0.5 }, '24h');
+  assert.match(md, /Escalations: 1 \(25\.0% of answers failed a check and were re-asked a tier up\), costing \$0\.50/);
 });

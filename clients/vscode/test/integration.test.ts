@@ -315,7 +315,7 @@ test('hover over the written code names the model', { skip }, async () => {
 
 test('Format, Organize imports, Add docstring, Implement, Refactor, Write tests, Design, Ask… apply their edit; Explain answers', { skip }, async () => {
   const replies: Record<string, string> = {
-    format: fenced('def mean(values):\n    ...\n'),
+    format: fenced('def mean(values) :\n    pass\n'),
     'organize-imports': fenced('def mean(values):\n    pass\n'),
     'add-docstring': fenced('def mean(values):\n    """The arithmetic mean of `values`."""\n    pass\n'),
     implement: fenced('def mean(values):\n    return sum(values) / len(values)\n'),

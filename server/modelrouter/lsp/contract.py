@@ -19,6 +19,13 @@ from typing import Any, Literal, NotRequired, TypedDict, overload
 
 from modelrouter.errors import JobFailed
 from modelrouter.fixers import FixerStatus
+from modelrouter.stats import (
+    BackendLatency,
+    EscalationRow,
+    EscalationsBy,
+    GroupRow,
+    Summary,
+)
 
 RUN = "modelrouter.run"
 REDO = "modelrouter.redo"
@@ -258,6 +265,11 @@ def schema() -> dict[str, Any]:
         "FixerStatus": _object_schema(FixerStatus),
         "DoctorResult": _object_schema(DoctorResult),
         "StatsArgs": _object_schema(StatsArgs),
+        "Summary": _object_schema(Summary),
+        "GroupRow": _object_schema(GroupRow),
+        "BackendLatency": _object_schema(BackendLatency),
+        "EscalationsBy": _object_schema(EscalationsBy),
+        "EscalationRow": _object_schema(EscalationRow),
         "Settings": _object_schema(Settings, names=SETTINGS_KEYS),
     }
     return {
@@ -274,6 +286,10 @@ _NAMES = {
     "Range": Range,
     "BackendReport": BackendReport,
     "FixerStatus": FixerStatus,
+    "GroupRow": GroupRow,
+    "BackendLatency": BackendLatency,
+    "EscalationsBy": EscalationsBy,
+    "EscalationRow": EscalationRow,
 }
 
 

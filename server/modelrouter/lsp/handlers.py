@@ -20,6 +20,7 @@ from modelrouter.lsp.contract import (
     Status,
 )
 from modelrouter.lsp.server import ModelRouterServer
+from modelrouter.stats import Summary
 
 log = logging.getLogger("modelrouter.lsp")
 
@@ -209,7 +210,7 @@ def register(server: ModelRouterServer) -> None:
         )
 
     @server.command(contract.STATS)
-    async def stats(ls: ModelRouterServer, *args: Any) -> dict[str, Any]:
+    async def stats(ls: ModelRouterServer, *args: Any) -> Summary:
         from modelrouter.stats import parse_since, summarize
 
         try:
@@ -224,10 +225,7 @@ def register(server: ModelRouterServer) -> None:
                 "7d, 24h, 30m, 2w, a date like 2026-11-01, or 'all'"
             ) from None
         ledger = ls.ledger
-        empty = {"requests": 0, "spend_usd": 0.0, "saved_usd": 0.0, "fallback_rate": 0.0, "by": []}
-        if ledger is None:
-            return empty
-        entries = await ledger.aentries(since)
+        entries = await ledger.aentries(since) if ledger is not None else []
         return summarize(entries, since=since)
 
 

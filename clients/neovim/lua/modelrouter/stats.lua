@@ -27,6 +27,11 @@ function M.format(s, since)
       money(s.saved_usd),
       100 * n(s.fallback_rate)
     ),
+    n(s.escalations) > 0 and ('escalations %d (%.1f%% of answers re-asked a tier up), costing %s'):format(
+      n(s.escalations),
+      100 * n(s.escalation_rate),
+      money(s.escalation_cost_usd)
+    ) or 'escalations: none',
   }
   for _, row in ipairs(type(s.by) == 'table' and s.by or {}) do
     lines[#lines + 1] = ('  %-24s %4d requests  %s'):format(
