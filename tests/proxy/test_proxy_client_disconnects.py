@@ -17,6 +17,7 @@ import time
 
 import httpx
 import pytest
+from modelrouter.errors import LedgerError
 from modelrouter.ledger import default_path, read_entries
 from support.fakes.provider import FakeProvider, Reply
 from support.proxy import proxy_rules, running_proxy
@@ -68,11 +69,20 @@ def _wait_for(condition, bound: float = 10.0) -> bool:
     return True
 
 
+def _recorded() -> list:
+    """The ledger's entries, or none while the proxy is still creating the file (its first
+    connection switches the new database to WAL, which briefly locks out readers)."""
+    try:
+        return read_entries(default_path())
+    except LedgerError:
+        return []
+
+
 def _hang_up_and_check(fake: FakeProvider, proxy, route: str, sock: socket.socket) -> None:
     sock.close()
     request = fake.requests_to(route)[0]
     assert request.disconnected.wait(10), "the provider's connection stayed open"
-    assert _wait_for(lambda: read_entries(default_path()))
+    assert _wait_for(_recorded)
     assert [e.status for e in read_entries(default_path())] == ["cancelled"]
     # The proxy goes on serving.
     fake.default(route, Reply(text="still here"))
