@@ -29,15 +29,16 @@ instruction, a rename as the Ask action with the instruction.
     python bench/cascade.py --mode cascade-on --mode cascade-off --limit 20
     python bench/cascade.py --cases my_edits.jsonl --json figures.json
 
-Measured 2026-12-03 on 2 cores, load average 2.8-3.9 from other work (`python bench/cascade.py`):
+Measured 2026-12-04 on 2 cores, load average 0.4-1.5 (`python bench/cascade.py`; the cascade
+rows from a second run of those two modes):
 
     mode                  exact fix  wrong applied  unchanged  escalated  median     p95
-    fixer only            40/79 51%              1         38          -   20 ms    74 ms
-    embedded only         16/79 20%             15         48          -  719 ms  3733 ms
-    cascade, checks on    72/79 91%              3          4         22  162 ms  3558 ms
-    cascade, checks off   51/79 65%              3         25          0   49 ms  2848 ms
-    right answers the checks lost: 0; gained (by escalating): 21
-    wrong edits applied: checks on 3, checks off 3
+    fixer only            40/79 51%              1         38          -   14 ms    34 ms
+    embedded only         15/79 19%             13         51          -  714 ms  3265 ms
+    cascade, checks on    76/79 96%              1          2         25   67 ms  2949 ms
+    cascade, checks off   51/79 65%              2         26          0   52 ms  3150 ms
+    right answers the checks lost: 0; gained (by escalating): 25
+    wrong edits applied: checks on 1, checks off 2
 
 Runs offline. The embedded and cascade modes need the `local` extra (`pip install -e
 '.[local]'`), the cascade modes also the `dev` extra (pytest-lsp drives the server); a mode

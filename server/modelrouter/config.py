@@ -172,7 +172,7 @@ class EditSettings:
 
 
 # The checks that ship, cheapest first (`checks:` adds the user's commands after them).
-BUILTIN_CHECKS = ("unchanged", "syntax", "scope", "ruff", "collect")
+BUILTIN_CHECKS = ("unchanged", "syntax", "scope", "layout", "ruff", "collect")
 
 
 @dataclass(frozen=True)

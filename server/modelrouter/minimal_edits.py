@@ -53,6 +53,9 @@ _RENAME = re.compile(
     rf"[`'\"]?(?P<new>[A-Za-z_]\w*)",
     re.IGNORECASE,
 )
+_APOSTROPHE = re.compile("['\u2019]")
+# Letters with apostrophes between them ("It's", "o'clock"), nothing else.
+_IN_WORD_APOSTROPHES = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
 _COMMENT_MARKERS = ('"""', "'''", "#", "//", "/*", "* ")
 
 
@@ -83,6 +86,18 @@ def close_spelling(old: str, new: str) -> bool:
     return abs(len(old) - len(new)) <= 2 and edit_distance(old, new) <= limit
 
 
+def _apostrophe_fix(old: list[str], new: list[str]) -> bool:
+    """Whether the hunk only adds or drops apostrophes, each between two letters (a quote
+    that opens or closes a string is code, not spelling)."""
+    before, after = "".join(old), "".join(new)
+    words = _IN_WORD_APOSTROPHES.fullmatch(before) and _IN_WORD_APOSTROPHES.fullmatch(after)
+    return (
+        bool(words)
+        and before != after
+        and _APOSTROPHE.sub("", before) == _APOSTROPHE.sub("", after)
+    )
+
+
 def rename_pair(instruction: str) -> tuple[str, str] | None:
     """(old, new) from "Rename [the parameter] old to new", else None."""
     match = _RENAME.search(instruction)
@@ -103,6 +118,8 @@ def _kept(kind: str, old: list[str], new: list[str], pair: tuple[str, str] | Non
         # Only added text that is a docstring or comment (and the spacing around it).
         added = "".join(new)
         return new if _only_space(old) and any(m in added for m in _COMMENT_MARKERS) else old
+    if kind == "typo" and _apostrophe_fix(old, new):
+        return new  # "Its" -> "It's", "dont" -> "don't": a fix that splits the word
     if len(old) != len(new):
         return old  # a typo fix or rename swaps words one for one
     if kind == "typo":

@@ -6,12 +6,14 @@ the guard compares its code with the selection token by token and drops what doe
 
 from __future__ import annotations
 
+import pytest
 from modelrouter.backends.llamacpp_prompt import EditRequest, edit_chat_parts, edit_prompt_parts
 from modelrouter.minimal_edits import (
     close_spelling,
     edit_distance,
     edit_kind,
     minimal_edit,
+    out_of_scope,
     rename_pair,
 )
 
@@ -32,6 +34,33 @@ def test_a_typo_fix_keeps_several_fixes_in_one_line() -> None:
     original = "# Retrun the number of recieved messages."
     model = "# Return the number of received messages."
     assert minimal_edit("typo", "Fix typo", original, model) == model
+
+
+@pytest.mark.parametrize(
+    ("original", "fixed"),
+    [
+        ("Its recommended to pin the version.", "It's recommended to pin the version."),
+        ("We dont retry.", "We don't retry."),
+        ("# it doesnt matter", "# it doesn\u2019t matter"),
+        ("It's done.", "Its done."),
+    ],
+)
+def test_a_typo_fix_may_add_or_drop_an_apostrophe_inside_a_word(original, fixed) -> None:
+    assert minimal_edit("typo", "Fix typo", original, fixed) == fixed
+    assert out_of_scope("typo", "Fix typo", original, fixed) is None
+
+
+@pytest.mark.parametrize(
+    ("original", "model"),
+    [
+        ("x = 'a'", "x = a"),  # a string's quotes are code
+        ("x = a", "x = 'a'"),
+        ("its_x = 1", "it's_x = 1"),
+        ("Its fine.", "It's fine!"),
+    ],
+)
+def test_quotes_that_open_or_close_strings_are_not_apostrophe_fixes(original, model) -> None:
+    assert out_of_scope("typo", "Fix typo", original, model) is not None
 
 
 def test_invented_code_is_dropped_and_the_original_comes_back() -> None:

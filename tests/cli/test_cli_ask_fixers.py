@@ -1,10 +1,12 @@
 """`ask` with a file range: a fixer the request's words call for answers before any model,
-with no keys and no network; the ledger records it at cost 0 with its savings."""
+with no keys and no network; the ledger records it at cost 0 with its savings. An answer of
+a fixer that fails a check is not given: the models are asked."""
 
 from __future__ import annotations
 
 import json
 import socket
+import sys
 from pathlib import Path
 
 from support.cli import run_modelrouter
@@ -68,3 +70,25 @@ def test_doctor_reports_each_fixer_with_its_version(tmp_path):
     assert set(fixers) == {"typos", "ruff-format", "ruff-imports"}
     assert all(f["found"] and f["version"] for f in fixers.values()), fixers
     assert fixers["typos"]["version"].startswith("typos ")
+
+
+def test_a_fixer_answer_that_fails_a_check_is_not_given_and_the_models_are_asked(tmp_path):
+    source = tmp_path / "greet.py"
+    source.write_text(SOURCE, encoding="utf-8")
+    rules = offline_rules(tmp_path)
+    # A fixer that "fixes" the greeting and misspells the name it returns (undefined).
+    script = "import sys; open(sys.argv[1], 'w').write('    return \"Hello, \" + nmae\\n')"
+    command = json.dumps([sys.executable, "-c", script, "{file}"])
+    rules.write_text(
+        rules.read_text(encoding="utf-8")
+        + f"fixers:\n  typos:\n    command: {command}\n    requests: [typo]\n",
+        encoding="utf-8",
+    )
+    env = {"MODELROUTER_RULES": str(rules), "HOME": str(tmp_path)}
+    args = ("ask", "--file", str(source), "--range", "2:2", "fix the typo in the greeting")
+    result = run_modelrouter(*args, env=env, cwd=tmp_path)
+    # The fixer's answer failed ruff's undefined-name check; the one model is unreachable.
+    assert "the typos fixer's answer" in result.stderr and "nmae" in result.stderr, result.stderr
+    assert result.returncode == 1
+    assert "nmae" not in result.stdout
+    assert source.read_text(encoding="utf-8") == SOURCE

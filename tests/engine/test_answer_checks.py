@@ -166,6 +166,20 @@ async def test_ruff_reports_a_new_undefined_name_but_not_an_old_finding():
     assert await ruff(edit(MODULE, "return x + 1", "return x + 2"), 20) is None
 
 
+@pytest.mark.parametrize(
+    ("before", "old", "new"),
+    [
+        ("improt os\n", "improt os", "import os"),  # now "unused", but it did not parse
+        ("retrun value * 2\n", "retrun", "return"),  # now "outside a function"
+        ("def f(:\n    return x\n", "def f(:", "def f():"),  # now "undefined name x"
+    ],
+)
+async def test_ruff_has_nothing_to_compare_when_the_file_did_not_parse_before(before, old, new):
+    found = await ruff(edit(before, old, new), 20)
+    assert isinstance(found, Verdict) and found.status == "skipped"
+    assert "did not parse" in found.detail
+
+
 async def test_ruff_missing_or_too_slow_is_skipped_not_failed(monkeypatch):
     monkeypatch.setattr(tool_checks, "RUFF", ("ruff-is-not-installed-here",))
     found = await ruff(edit(MODULE, "return x + 1", "return y + 1"), 20)
@@ -260,7 +274,7 @@ def test_checks_are_chosen_by_action_kind_and_language_cheapest_first():
     assert names(fix, "rewrite", "rust") == ["unchanged", "syntax", "scope"]
     assert names(fix, "rewrite", "python", trivial=False) == ["unchanged", "syntax", "ruff"]
     # Format may rightly change only whitespace, or nothing.
-    assert names(rules.actions["format"], "rewrite", "go") == ["syntax", "scope"]
+    assert names(rules.actions["format"], "rewrite", "go") == ["syntax", "scope", "layout"]
     # Implementing is no trivial edit: no scope, whatever words its prompt uses.
     assert names(rules.actions["implement"], "rewrite", "python", trivial=False)[0] == "unchanged"
     tests = rules.actions["write-tests"]

@@ -1,9 +1,12 @@
 """Fixers before models, through the language server: a deterministic fixer answers the
 action when it changes the selection (no model asked, cost 0, hover says so); when it
-changes nothing the tier's backends answer as before."""
+changes nothing, or its answer fails a check, the tier's backends answer as before."""
 
 from __future__ import annotations
 
+import sys
+
+import pytest
 from support.fakes.provider import Reply
 from support.lsp import editor_session, fenced, lines_range_json
 
@@ -60,3 +63,39 @@ async def test_a_fixer_for_another_action_is_not_run(tmp_path, fake_provider):
         )
         assert result["backend"] == "cloud", result
         assert "name.strip()" in editor.text(uri)
+
+
+def _rewriting_fixer(new_line: str) -> dict:
+    """A user's fixer that turns its copy of the selection (one line) into `new_line`."""
+    script = f"import sys; open(sys.argv[1], 'w').write({new_line + chr(10)!r})"
+    return {"mine": {"command": [sys.executable, "-c", script, "{file}"], "actions": ["fix-typo"]}}
+
+
+@pytest.mark.parametrize(
+    ("fixer_line", "failed"),
+    [
+        ('    return "Hello, " + nmae', "ruff"),  # an undefined name
+        ('    return "Hello, " +', "syntax"),
+    ],
+)
+async def test_a_fixer_answer_that_fails_a_check_goes_to_the_model(
+    tmp_path, fake_provider, fixer_line, failed
+):
+    fixed = '    return "Hello, " + name\n'
+    fake_provider.default("local", Reply(text=fenced(fixed)))
+    fixers = _rewriting_fixer(fixer_line)
+    async with editor_session(tmp_path, fake_provider, fixers=fixers) as editor:
+        uri = editor.open("greet.py", SOURCE)
+        result = await editor.execute(
+            "modelrouter.run",
+            {"action": "fix-typo", "uri": uri, "range": lines_range_json(1, 2)},
+        )
+        assert result["applied"] is True, result
+        assert result["backend"] == "local"
+        assert editor.text(uri) == SOURCE.replace("Helo", "Hello")
+        assert len(fake_provider.requests_to("local")) == 1
+
+        hover = await editor.hover(uri, 1, 12)
+        assert hover is not None
+        text = hover.contents.value
+        assert "mine" in text and failed in text, text

@@ -3,10 +3,11 @@ asked, without breaking the file?
 
 Front ends turn an answer into an `EditUnderCheck` (the file before, the range replaced and
 the new text) and `checks_for` chooses the checks by action and language, cheapest first:
-"unchanged" (`text_checks`), "syntax" (`syntax_checks`), "scope" (`text_checks`), "ruff",
-"collect" and the user's commands (`tool_checks`), which run outside tools on temporary
-copies. `on_answers` binds them to answers for `routing.escalation.run_checked`. Nothing
-here runs on the event loop: parsing goes to worker threads, tools to subprocesses.
+"unchanged" (`text_checks`), "syntax" (`syntax_checks`), "scope" (`text_checks`), "layout"
+of a reformat (`layout_checks`), "ruff", "collect" and the user's commands (`tool_checks`),
+which run outside tools on temporary copies. `on_answers` binds them to answers for
+`routing.escalation.run_checked`. Nothing here runs on the event loop: parsing goes to
+worker threads, tools to subprocesses.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelrouter.answer_checks.edit import EditUnderCheck
+from modelrouter.answer_checks.layout_checks import layout
 from modelrouter.answer_checks.syntax_checks import syntax
 from modelrouter.answer_checks.text_checks import scope, unchanged
 from modelrouter.answer_checks.tool_checks import collect, command_check, ruff
@@ -63,6 +65,8 @@ def checks_for(
     kind_of_edit = edit_kind(instruction) if trivial and kind == "rewrite" else None
     if kind_of_edit is not None:
         found.append(AnswerCheck("scope", scope(kind_of_edit, instruction)))
+        if kind_of_edit == "reformat":
+            found.append(AnswerCheck("layout", layout))
     if language_id == "python":
         found.append(AnswerCheck("ruff", lambda edit: ruff(edit, settings.timeout_s)))
         if kind == "tests":

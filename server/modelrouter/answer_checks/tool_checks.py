@@ -29,6 +29,8 @@ from modelrouter.tool_runs import CopyRun, run_on_copy
 
 RUFF = ("ruff", "check", "--isolated", "--no-cache", "--select", "F", "--exit-zero")
 RUFF_ARGS = ("--output-format", "json", "{file}")
+# How ruff names a syntax error in its JSON (older versions: E999, or no code at all).
+SYNTAX_CODES = frozenset({"invalid-syntax", "E999", "None"})
 # How much of a failing tool's output the user and the next model are shown.
 DETAIL_CHARS = 300
 # A module the new tests import that is not installed where the check runs says nothing
@@ -62,6 +64,10 @@ async def ruff(edit: EditUnderCheck, timeout_s: float) -> CheckFailure | Verdict
     # Findings are counted by code: an undefined name that is renamed is no new finding,
     # a second undefined name is.
     before, after = found
+    if any(code in SYNTAX_CODES for code, _message, _where in before):
+        # Ruff reports only the syntax error of a file that does not parse: every finding
+        # after a fix would look new (`improt os` fixed is "`os` imported but unused").
+        return Verdict.skipped("ruff", "the file did not parse before the edit")
     old = Counter(code for code, _message, _where in before)
     new = Counter(code for code, _message, _where in after)
     grown = [code for code in new if new[code] > old[code]]

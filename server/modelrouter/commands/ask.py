@@ -35,6 +35,8 @@ from modelrouter.routing.escalation import (
     Checked,
     Escalation,
     EscalationPolicy,
+    Tried,
+    judge,
     redo_tier,
     run_checked,
 )
@@ -179,6 +181,17 @@ async def _ask(
     try:
         # A fixer answers before the router is reconsidered (that may ask a model).
         outcome = await _fixed(rules, engine, _job(request, decision, messages), request, selection)
+        fixer_tried: list[Tried] = []
+        if outcome is not None and target is not None:
+            # Checked too, but not held to a small model's edit size (see the LSP's jobs).
+            fixer_checks = _checks(rules, request, decision, target, trivial=False)
+            verdicts = await judge(fixer_checks, outcome)
+            fixer_tried.append(Tried(outcome, decision.tier, tuple(verdicts)))
+            if (failure := fixer_tried[0].failure) is not None:
+                engine.record_check(outcome, failure)
+                print(f"[the {outcome.backend} fixer's answer {failure}; asking the models]",
+                      file=sys.stderr)  # fmt: skip
+                outcome = None
         if outcome is None:
             decision = await reconsider(rules, request, decision, engine=engine)
             job = _job(request, decision, messages)
@@ -193,6 +206,7 @@ async def _ask(
                     on_failure=engine.record_check,
                 )
                 outcome = checked.outcome
+                checked.tried[:0] = fixer_tried
             else:
                 outcome = await engine.run(job, on_event)
     except EngineError as exc:
@@ -243,19 +257,22 @@ def _target(path: Path, line_range: str) -> Target:
     return text, first, until, path.name
 
 
-def _checks(rules: Rules, request: RouteRequest, decision: Decision, target: Target) -> list[Check]:
-    """The checks on a code answer for `target`, bound to the edit it would make."""
+def _checks(
+    rules: Rules,
+    request: RouteRequest,
+    decision: Decision,
+    target: Target,
+    *,
+    trivial: bool | None = None,
+) -> list[Check]:
+    """The checks on a code answer for `target`, bound to the edit it would make; `trivial`
+    (default: the request is on the cheapest tier) adds the size checks of a trivial edit."""
     text, start, end, name = target
     language = _fence_language(name)
     tier = decision.tier
-    found = checks_for(
-        rules,
-        None,
-        "rewrite",
-        language,
-        instruction=request.text,
-        trivial=tier in rules.tiers and rules.tier_rank(tier) == 0,
-    )
+    if trivial is None:
+        trivial = tier in rules.tiers and rules.tier_rank(tier) == 0
+    found = checks_for(rules, None, "rewrite", language, instruction=request.text, trivial=trivial)
 
     async def edit_of(outcome: Outcome) -> EditUnderCheck | None:
         try:

@@ -35,6 +35,8 @@ from modelrouter.routing.escalation import (
     CheckFailure,
     Escalation,
     EscalationPolicy,
+    Tried,
+    judge,
     refusal,
     run_checked,
 )
@@ -137,11 +139,20 @@ class Jobs:
 
     async def _call(self, req: Request, job_id: str) -> Outcome:
         job = self._engine_job(req)
-        fixed = await self._fixed(req, job)
-        if fixed is not None:
-            return fixed
         rules = self.ls.rules
         assert rules is not None
+        fixed = await self._fixed(req, job)
+        fixer_tried: list[Tried] = []
+        if fixed is not None:
+            # A fixer's answer is checked too, but not held to a small model's edit size
+            # (ruff format may rewrite quotes): a failure passes the request to the models.
+            verdicts = tuple(await judge(self._checks(req, rules, trivial=False), fixed))
+            fixer_tried.append(Tried(fixed, job.tier, verdicts))
+            failure = fixer_tried[0].failure
+            if failure is None:
+                return fixed
+            self.ls.engine.record_check(fixed, failure)
+            req.fallbacks.append(f"the {fixed.backend} fixer's answer {failure}")
         # A redo is the user's own choice of a stronger model: its answer is applied as it is.
         checks = self._checks(req, rules) if req.escalated is None else []
         if not checks:
@@ -166,7 +177,7 @@ class Jobs:
             on_escalate=escalated,
             on_failure=self.ls.engine.record_check,
         )
-        req.tried = checked.tried
+        req.tried = fixer_tried + checked.tried
         # The request describes the answer that stands (the last one asked may be refused).
         req.tier, req.messages = checked.job.tier, checked.job.messages
         if checked.failure is not None:
@@ -190,8 +201,9 @@ class Jobs:
         kept.escalated = f"{outcome.model}'s answer {failure}"
         self.requests.keep_refused(snap.uri, snap.version, kept)
 
-    def _checks(self, req: Request, rules: Rules) -> list[Check]:
-        """The checks on the action's answers, bound to the edit each would make."""
+    def _checks(self, req: Request, rules: Rules, *, trivial: bool | None = None) -> list[Check]:
+        """The checks on the action's answers, bound to the edit each would make; `trivial`
+        (default: whether the action is a trivial edit on its tier) adds the size checks."""
         action = req.action
         found = checks_for(
             rules,
@@ -199,7 +211,7 @@ class Jobs:
             action.kind,
             req.snapshot.language_id,
             instruction=req.instruction or action.prompt,
-            trivial=is_trivial_edit(rules, action, req.tier),
+            trivial=is_trivial_edit(rules, action, req.tier) if trivial is None else trivial,
         )
         return on_answers(found, lambda outcome: self.edits.edit_under_check(req, outcome))
 

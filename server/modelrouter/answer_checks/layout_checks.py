@@ -1,0 +1,129 @@
+"""The "layout" check: a reformat must leave every line of the edit that is inside a block
+indented deeper than the line that opens the block.
+
+A small model asked to reformat often fixes the spacing it sees and leaves a function body
+flush left (`func add(a int, b int) int {` then `return a + b` at column 0): nothing but
+whitespace changed, so the scope check passes it, and the file still parses. Brace
+languages do not need the indentation to parse, which is why it is checked here, on the
+tree tree-sitter gives for the edited file: for each line that starts in the edit, the
+innermost block (a node whose type names a block or body, or C's compound statement and
+its kin) that opened on an earlier line, unless the line starts with the block's own
+closing bracket or is a `case` or label line. Strings and comments that span lines are
+left as they are. Indentation-sensitive languages (Python, YAML) are not checked here:
+their layout is syntax.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from modelrouter.answer_checks.edit import EditUnderCheck
+from modelrouter.grammars import encoded, parse
+from modelrouter.routing.escalation import CheckFailure, Verdict
+
+# Languages (LSP ids) whose blocks are bracketed and conventionally indented.
+BRACE_LANGUAGES = frozenset(
+    {
+        "c",
+        "cpp",
+        "csharp",
+        "css",
+        "dart",
+        "go",
+        "java",
+        "javascript",
+        "javascriptreact",
+        "kotlin",
+        "less",
+        "php",
+        "rust",
+        "scala",
+        "scss",
+        "swift",
+        "typescript",
+        "typescriptreact",
+    }
+)
+# Block nodes whose type names no block or body, by grammar: C and C++ bodies, Rust and C#
+# item lists, struct fields, enum members.
+BLOCK_TYPES = frozenset(
+    {
+        "compound_statement",
+        "declaration_list",
+        "field_declaration_list",
+        "enumerator_list",
+        "enum_variant_list",
+    }
+)
+TAB_WIDTH = 4
+# Beyond this many characters the edited file is not parsed again for its layout.
+LAYOUT_MAX_CHARS = 2_000_000
+
+
+async def layout(edit: EditUnderCheck) -> CheckFailure | Verdict | None:
+    """Fails when a line of the reformatted code sits no deeper than its block's opener."""
+    if edit.language_id not in BRACE_LANGUAGES:
+        return Verdict.skipped("layout", f"not checked for {edit.language_id or 'plain text'}")
+    if len(edit.after) > LAYOUT_MAX_CHARS:
+        return Verdict.skipped("layout", "the file is too large to parse again")
+    found = await asyncio.to_thread(flush_line, edit)
+    if found is None:
+        return None
+    line, opener = found
+    detail = f"line {line} is inside the block opened on line {opener} but not indented"
+    return CheckFailure(
+        "layout",
+        "left a block unindented",
+        detail,
+        f"the previous answer left code inside a block unindented ({detail}); indent every "
+        "block one level deeper than the line that opens it, in the language's usual style",
+    )
+
+
+def flush_line(edit: EditUnderCheck) -> tuple[int, int] | None:
+    """(line, line of its block's opener), 1-based, of the first line starting in the edit
+    that is not indented deeper than its block's opener; None when every line is."""
+    text = edit.after
+    data = encoded(text)
+    tree = parse(edit.language_id, data)
+    if tree is None:
+        return None
+    # Rows as tree-sitter counts them: a row ends at "\n" only.
+    rows = text.split("\n")
+    first = text.count("\n", 0, edit.start)
+    last = text.count("\n", 0, edit.start + len(edit.new.rstrip("\n")))
+    for row in range(first, last + 1):
+        content = rows[row]
+        stripped = content.lstrip(" \t")
+        if not stripped.strip():
+            continue
+        column = len(content) - len(stripped)
+        column_b = len(encoded(content[:column]))
+        opener = _open_block(tree, row, column_b)
+        if opener is not None and _indent(content) <= _indent(rows[opener]):
+            return row + 1, opener + 1
+    return None
+
+
+def _open_block(tree: Any, row: int, column_b: int) -> int | None:
+    """The row of the innermost block opened before `row` that holds the position, or None
+    (also inside a string or comment that started earlier, and on a `case` or label line,
+    which some styles keep level with the block's opener)."""
+    node = tree.root_node.descendant_for_point_range((row, column_b), (row, column_b))
+    while node is not None:
+        kind = node.type
+        starts_before = node.start_point[0] < row
+        if starts_before and ("comment" in kind or "string" in kind):
+            return None
+        if ("case" in kind or "label" in kind) and node.start_point[0] == row:
+            return None
+        if starts_before and ("block" in kind or "body" in kind or kind in BLOCK_TYPES):
+            closing = node.end_point[0] == row and node.end_point[1] == column_b + 1
+            return None if closing else node.start_point[0]
+        node = node.parent
+    return None
+
+
+def _indent(line: str) -> int:
+    return len(line[: len(line) - len(line.lstrip(" \t"))].expandtabs(TAB_WIDTH))
