@@ -106,6 +106,17 @@ async def test_the_go_reformat_that_left_the_body_flush_left_fails_with_the_line
         ("rust", "fn f() {\n    let v = vec![\n        1,\n    ];\n}\n"),
         ("typescript", "class A {\n  m(): void {\n    const o = {\n      a: 1,\n    };\n  }\n}\n"),
         ("java", "class A {\n    void m() {\n        outer:\n        for (;;) {}\n    }\n}\n"),
+        # Preprocessor lines at column 0, `public:`, flat namespaces and `extern "C"`,
+        # commented-out code at column 0.
+        (
+            "c",
+            "enum e {\n  A,\n#define A A\n  B,\n};\nvoid f(void) {\n#ifdef X\n  g();\n#endif\n}\n",
+        ),
+        ("cpp", "class A {\npublic:\n  int x;\n};\nnamespace n {\nint f();\n}\n"),
+        ("cpp", 'extern "C" {\nint f(void);\n}\n'),
+        ("go", "func f() {\n// g()\n\th()\n}\n"),
+        # GNU style: braces on their own line, tabs of 8 columns mixed with spaces.
+        ("c", "int\nf (int x)\n{\n  if (x)\n    {\n\treturn 1;\n    }\n  return 0;\n}\n"),
         # A form feed and blank lines are not lines of code.
         ("c", "void f(void) {\n\n  g();\n\x0c\n}\n"),
     ],

@@ -8,9 +8,10 @@ languages do not need the indentation to parse, which is why it is checked here,
 tree tree-sitter gives for the edited file: for each line that starts in the edit, the
 innermost block (a node whose type names a block or body, or C's compound statement and
 its kin) that opened on an earlier line, unless the line starts with the block's own
-closing bracket or is a `case` or label line. Strings and comments that span lines are
-left as they are. Indentation-sensitive languages (Python, YAML) are not checked here:
-their layout is syntax.
+closing bracket or is a `case`, label, access specifier, preprocessor or comment line. C++
+namespaces and `extern "C"` blocks are not judged (many styles leave them flat), nor are
+lines inside multi-line strings. Indentation-sensitive languages (Python, YAML) are not
+checked here: their layout is syntax.
 """
 
 from __future__ import annotations
@@ -56,7 +57,13 @@ BLOCK_TYPES = frozenset(
         "enum_variant_list",
     }
 )
-TAB_WIDTH = 4
+# Blocks whose contents many styles leave unindented: C++ namespaces, `extern "C" { … }`.
+FLAT_PARENTS = frozenset({"namespace_definition", "linkage_specification"})
+# Lines that styles keep level with their block's opener: C++ `public:`.
+ON_ROW_FREE = frozenset({"access_specifier"})
+# Preprocessor lines sit at column 0 in most C styles, whatever the block.
+PREPROCESSED = frozenset({"c", "cpp", "csharp"})
+TAB_WIDTH = 8  # as C's GNU style mixes tabs and spaces
 # Beyond this many characters the edited file is not parsed again for its layout.
 LAYOUT_MAX_CHARS = 2_000_000
 
@@ -96,7 +103,7 @@ def flush_line(edit: EditUnderCheck) -> tuple[int, int] | None:
     for row in range(first, last + 1):
         content = rows[row]
         stripped = content.lstrip(" \t")
-        if not stripped.strip():
+        if not stripped.strip() or (edit.language_id in PREPROCESSED and stripped[0] == "#"):
             continue
         column = len(content) - len(stripped)
         column_b = len(encoded(content[:column]))
@@ -108,19 +115,22 @@ def flush_line(edit: EditUnderCheck) -> tuple[int, int] | None:
 
 def _open_block(tree: Any, row: int, column_b: int) -> int | None:
     """The row of the innermost block opened before `row` that holds the position, or None
-    (also inside a string or comment that started earlier, and on a `case` or label line,
-    which some styles keep level with the block's opener)."""
+    (also in a comment, or a string that started earlier; on a `case`, label or `public:`
+    line, which styles keep level with the block's opener; and in a namespace or
+    `extern "C"` block)."""
     node = tree.root_node.descendant_for_point_range((row, column_b), (row, column_b))
     while node is not None:
         kind = node.type
         starts_before = node.start_point[0] < row
-        if starts_before and ("comment" in kind or "string" in kind):
+        if "comment" in kind or (starts_before and "string" in kind):
             return None
-        if ("case" in kind or "label" in kind) and node.start_point[0] == row:
+        on_row = node.start_point[0] == row
+        if on_row and ("case" in kind or "label" in kind or kind in ON_ROW_FREE):
             return None
         if starts_before and ("block" in kind or "body" in kind or kind in BLOCK_TYPES):
             closing = node.end_point[0] == row and node.end_point[1] == column_b + 1
-            return None if closing else node.start_point[0]
+            flat = node.parent is not None and node.parent.type in FLAT_PARENTS
+            return None if closing or flat else node.start_point[0]
         node = node.parent
     return None
 
