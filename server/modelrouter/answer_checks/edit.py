@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
+
+from modelrouter.grammars import encoded, parse
 
 
 @dataclass(frozen=True)
@@ -31,3 +34,9 @@ class EditUnderCheck:
     def after(self) -> str:
         """The whole file after the edit."""
         return self.before[: self.start] + self.new + self.before[self.end :]
+
+    @cached_property
+    def after_tree(self) -> Any:
+        """Tree-sitter's tree of the file after the edit, None without a grammar. Parses
+        once for every check that reads it: call it from a worker thread."""
+        return parse(self.language_id, encoded(self.after))

@@ -20,7 +20,6 @@ import asyncio
 from typing import Any
 
 from modelrouter.answer_checks.edit import EditUnderCheck
-from modelrouter.grammars import encoded, parse
 from modelrouter.routing.escalation import CheckFailure, Verdict
 
 # Languages (LSP ids) whose blocks are bracketed and conventionally indented.
@@ -64,7 +63,7 @@ ON_ROW_FREE = frozenset({"access_specifier"})
 # Preprocessor lines sit at column 0 in most C styles, whatever the block.
 PREPROCESSED = frozenset({"c", "cpp", "csharp"})
 TAB_WIDTH = 8  # as C's GNU style mixes tabs and spaces
-# Beyond this many characters the edited file is not parsed again for its layout.
+# Beyond this many characters the edited file is not parsed for its layout.
 LAYOUT_MAX_CHARS = 2_000_000
 
 
@@ -73,7 +72,7 @@ async def layout(edit: EditUnderCheck) -> CheckFailure | Verdict | None:
     if edit.language_id not in BRACE_LANGUAGES:
         return Verdict.skipped("layout", f"not checked for {edit.language_id or 'plain text'}")
     if len(edit.after) > LAYOUT_MAX_CHARS:
-        return Verdict.skipped("layout", "the file is too large to parse again")
+        return Verdict.skipped("layout", "the file is too large to parse for its layout")
     found = await asyncio.to_thread(flush_line, edit)
     if found is None:
         return None
@@ -92,8 +91,7 @@ def flush_line(edit: EditUnderCheck) -> tuple[int, int] | None:
     """(line, line of its block's opener), 1-based, of the first line starting in the edit
     that is not indented deeper than its block's opener; None when every line is."""
     text = edit.after
-    data = encoded(text)
-    tree = parse(edit.language_id, data)
+    tree = edit.after_tree
     if tree is None:
         return None
     # Rows as tree-sitter counts them: a row ends at "\n" only.
@@ -105,20 +103,19 @@ def flush_line(edit: EditUnderCheck) -> tuple[int, int] | None:
         stripped = content.lstrip(" \t")
         if not stripped.strip() or (edit.language_id in PREPROCESSED and stripped[0] == "#"):
             continue
-        column = len(content) - len(stripped)
-        column_b = len(encoded(content[:column]))
-        opener = _open_block(tree, row, column_b)
+        # Only spaces and tabs precede it: its column in characters is its column in bytes.
+        opener = _open_block(tree, row, len(content) - len(stripped))
         if opener is not None and _indent(content) <= _indent(rows[opener]):
             return row + 1, opener + 1
     return None
 
 
-def _open_block(tree: Any, row: int, column_b: int) -> int | None:
+def _open_block(tree: Any, row: int, column: int) -> int | None:
     """The row of the innermost block opened before `row` that holds the position, or None
     (also in a comment, or a string that started earlier; on a `case`, label or `public:`
     line, which styles keep level with the block's opener; and in a namespace or
     `extern "C"` block)."""
-    node = tree.root_node.descendant_for_point_range((row, column_b), (row, column_b))
+    node = tree.root_node.descendant_for_point_range((row, column), (row, column))
     while node is not None:
         kind = node.type
         starts_before = node.start_point[0] < row
@@ -128,7 +125,7 @@ def _open_block(tree: Any, row: int, column_b: int) -> int | None:
         if on_row and ("case" in kind or "label" in kind or kind in ON_ROW_FREE):
             return None
         if starts_before and ("block" in kind or "body" in kind or kind in BLOCK_TYPES):
-            closing = node.end_point[0] == row and node.end_point[1] == column_b + 1
+            closing = node.end_point[0] == row and node.end_point[1] == column + 1
             flat = node.parent is not None and node.parent.type in FLAT_PARENTS
             return None if closing or flat else node.start_point[0]
         node = node.parent

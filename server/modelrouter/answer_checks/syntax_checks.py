@@ -49,7 +49,7 @@ def new_error_at(edit: EditUnderCheck) -> str | None:
     end_after = start_b + len(encoded(edit.new))
     before_tree = parse(edit.language_id, encoded(edit.before))
     data = encoded(edit.after)
-    after_tree = parse(edit.language_id, data)
+    after_tree = edit.after_tree
     if before_tree is None or after_tree is None:
         return None
 

@@ -36,7 +36,7 @@ from modelrouter.routing.escalation import (
     Escalation,
     EscalationPolicy,
     Tried,
-    judge,
+    judged,
     redo_tier,
     run_checked,
 )
@@ -185,9 +185,9 @@ async def _ask(
         if outcome is not None and target is not None:
             # Checked too, but not held to a small model's edit size (see the LSP's jobs).
             fixer_checks = _checks(rules, request, decision, target, trivial=False)
-            verdicts = await judge(fixer_checks, outcome)
-            fixer_tried.append(Tried(outcome, decision.tier, tuple(verdicts)))
-            if (failure := fixer_tried[0].failure) is not None:
+            tried = await judged(fixer_checks, outcome, decision.tier)
+            if (failure := tried.failure) is not None:
+                fixer_tried.append(tried)
                 engine.record_check(outcome, failure)
                 print(f"[the {outcome.backend} fixer's answer {failure}; asking the models]",
                       file=sys.stderr)  # fmt: skip

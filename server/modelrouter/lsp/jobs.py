@@ -36,7 +36,7 @@ from modelrouter.routing.escalation import (
     Escalation,
     EscalationPolicy,
     Tried,
-    judge,
+    judged,
     refusal,
     run_checked,
 )
@@ -146,11 +146,10 @@ class Jobs:
         if fixed is not None:
             # A fixer's answer is checked too, but not held to a small model's edit size
             # (ruff format may rewrite quotes): a failure passes the request to the models.
-            verdicts = tuple(await judge(self._checks(req, rules, trivial=False), fixed))
-            fixer_tried.append(Tried(fixed, job.tier, verdicts))
-            failure = fixer_tried[0].failure
-            if failure is None:
+            tried = await judged(self._checks(req, rules, trivial=False), fixed, job.tier)
+            if (failure := tried.failure) is None:
                 return fixed
+            fixer_tried.append(tried)
             self.ls.engine.record_check(fixed, failure)
             req.fallbacks.append(f"the {fixed.backend} fixer's answer {failure}")
         # A redo is the user's own choice of a stronger model: its answer is applied as it is.

@@ -188,6 +188,11 @@ async def judge(checks: Sequence[Check], outcome: Outcome) -> list[Verdict]:
     return out
 
 
+async def judged(checks: Sequence[Check], outcome: Outcome, tier: str) -> Tried:
+    """`outcome`, an answer on `tier`, with the verdicts of `checks` on it."""
+    return Tried(outcome, tier, tuple(await judge(checks, outcome)))
+
+
 async def run_checked(
     run: Callable[[Job], Awaitable[Outcome]],
     job: Job,
@@ -208,8 +213,7 @@ async def run_checked(
     tried: list[Tried] = []
     outcome = await run(job)
     while True:
-        verdicts = tuple(await judge(checks, outcome)) if checks else ()
-        tried.append(Tried(outcome, job.tier, verdicts))
+        tried.append(await judged(checks, outcome, job.tier))
         failure = tried[-1].failure
         if failure is None:
             return Checked(outcome, job, escalations, None, tried)
