@@ -151,3 +151,23 @@ async def test_non_ascii_before_a_line_keeps_columns_right():
     assert await layout(whole(code, "rust")) is None
     found = await layout(whole(code.replace("    g(s)", "g(s)"), "rust"))
     assert isinstance(found, CheckFailure) and "line 3 " in found.detail
+
+
+@given(
+    st.text(st.sampled_from(list("{}()[]\"'`/*#\\ \t\n\r\x0cabé;:")), max_size=200),
+    st.sampled_from(["go", "javascript", "rust", "c", "cpp", "typescript"]),
+    st.data(),
+)
+@settings(max_examples=150, deadline=None)
+async def test_any_text_gets_a_verdict_naming_lines_that_exist(text, language, data):
+    # Brackets, quotes, comment markers and line breaks of every kind, in any order.
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    edit = EditUnderCheck(text, start, end, text[start:end], language, "mod")
+    found = await layout(edit)
+    if isinstance(found, CheckFailure):
+        rows = edit.after.count("\n") + 1
+        line, opener = (int(w) for w in found.detail.split() if w.isdigit())
+        assert 1 <= opener < line <= rows
+    else:
+        assert found is None
