@@ -17,8 +17,13 @@ apart, e.g. `python -m venv /tmp/lt && /tmp/lt/bin/pip install 'litellm[proxy]'`
 `--litellm /tmp/lt/bin/litellm` (default: `litellm` on PATH). It runs offline with
 `LITELLM_LOCAL_MODEL_COST_MAP=True` and a master key, both set here.
 
-    python bench/proxy.py [--requests N] [--chunks C] [--api chat|responses] [--repeat N]
-                          [--litellm [PATH]]
+    python bench/proxy.py [--requests N] [--chunks C] [--chunk-ms MS] [--api chat|responses]
+                          [--repeat N] [--litellm [PATH]]
+
+By default the provider streams as fast as it can, so at 64 streams the figures measure
+how the machine's cores are shared between the client, the provider and the proxy.
+`--chunk-ms` paces the provider's chunks as a real model's tokens are paced (20 ms is 50
+tokens a second), so the 64 streams leave cores idle and the figures measure the proxy.
 """
 
 from __future__ import annotations
@@ -36,18 +41,50 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDER = """
-import sys, time
-sys.path.insert(0, {tests!r})
-from support.fakes.provider import FakeProvider, Reply
-fake = FakeProvider().start()
-fake.default("r", Reply(text="x" * {chars}, chunk_size=4))
-print(fake.port, flush=True)
-while True:
-    time.sleep(3600)
+import asyncio, json, socket, sys, time
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+CHARS, DELAY = {chars}, {delay}
+
+
+def frame(choices, usage=None):
+    chunk = {{"id": "chatcmpl-bench", "object": "chat.completion.chunk",
+              "created": int(time.time()), "model": "fake-model", "choices": choices}}
+    if usage:
+        chunk["usage"] = usage
+    return b"data: " + json.dumps(chunk).encode() + b"\\n\\n"
+
+
+async def chat(request):
+    await request.body()
+
+    async def frames():
+        yield frame([{{"index": 0, "delta": {{"role": "assistant", "content": ""}}}}])
+        for _ in range(CHARS // 4):
+            if DELAY:
+                await asyncio.sleep(DELAY)
+            yield frame([{{"index": 0, "delta": {{"content": "xxxx"}}, "finish_reason": None}}])
+        yield frame([{{"index": 0, "delta": {{}}, "finish_reason": "stop"}}])
+        yield frame([], {{"prompt_tokens": 11, "completion_tokens": CHARS // 4}})
+        yield b"data: [DONE]\\n\\n"
+
+    return StreamingResponse(frames(), media_type="text/event-stream")
+
+
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+sock.bind(("127.0.0.1", 0))
+sock.listen(1024)
+print(sock.getsockname()[1], flush=True)
+app = Starlette(routes=[Route("/r/v1/chat/completions", chat, methods=["POST"])])
+uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
 """
 RULES = """
 version: 1
@@ -80,7 +117,7 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round((len(s) - 1) * q / 100))]
 
 
-async def one(client: httpx.AsyncClient, url: str, model: str) -> tuple[float, float]:
+async def one(session: aiohttp.ClientSession, url: str, model: str) -> tuple[float, float]:
     responses = url.endswith("/responses")
     body: dict = {"model": model, "stream": True}
     if responses:
@@ -88,13 +125,13 @@ async def one(client: httpx.AsyncClient, url: str, model: str) -> tuple[float, f
     else:
         body["messages"] = [{"role": "user", "content": PROMPT}]
     # The first answer text: a chat chunk's content, or a Responses text delta.
-    marker = '"delta":"x' if responses else '"content":"x'
+    marker = b'"delta":"x' if responses else b'"content":"x'
     start = time.perf_counter()
     first = None
-    async with client.stream("POST", url, json=body) as response:
+    async with session.post(url, json=body) as response:
         response.raise_for_status()
-        async for line in response.aiter_lines():
-            if first is None and line.startswith("data: ") and marker in line.replace(" ", ""):
+        async for line in response.content:
+            if first is None and line.startswith(b"data: ") and marker in line.replace(b" ", b""):
                 first = time.perf_counter() - start
     return first or 0.0, time.perf_counter() - start
 
@@ -102,22 +139,25 @@ async def one(client: httpx.AsyncClient, url: str, model: str) -> tuple[float, f
 async def run(
     url: str, requests: int, streams: int, model: str = "modelrouter/auto", key: str = ""
 ) -> tuple[list[float], list[float], float]:
-    limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
-    # TCP_NODELAY, as in the engine: otherwise every request body waits for a delayed ACK
-    # and both paths measure the client's Nagle stall instead of the server.
-    nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-    transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
+    # The client is aiohttp: httpx's connection pool itself takes ~1 s to hand out
+    # connections at 64 concurrent streams here, which would be measured on both paths.
     headers = {"authorization": f"Bearer {key}"} if key else {}
-    async with httpx.AsyncClient(transport=transport, timeout=60, headers=headers) as client:
+    connector = aiohttp.TCPConnector(limit=streams)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, headers=headers, timeout=timeout) as s:
+        # Warm up code paths and open every connection first, as a client that has been
+        # running a while has them: connection set-up is not what is measured.
         for _ in range(min(20, requests)):
-            await one(client, url, model)  # warm up connections and code paths
+            await one(s, url, model)
+        if streams > 1:
+            await asyncio.gather(*(one(s, url, model) for _ in range(streams)))
         results: list[tuple[float, float]] = []
         queue = list(range(requests))
 
         async def worker() -> None:
             while queue:
                 queue.pop()
-                results.append(await one(client, url, model))
+                results.append(await one(s, url, model))
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(streams)))
@@ -180,6 +220,10 @@ def start_litellm(command: str, provider_url: str, data: str) -> tuple[subproces
     return process, f"http://127.0.0.1:{port}/v1/chat/completions"
 
 
+def warm_ups(requests: int, streams: int) -> int:
+    return min(20, requests) + (streams if streams > 1 else 0)
+
+
 FIGURES = ("ttft_p50", "ttft_p99", "last_p50", "last_p99", "rate", "cpu_ms")
 
 
@@ -193,8 +237,8 @@ def measure(url: str, requests: int, streams: int, pids: list[int], **kw) -> dic
         "last_p50": statistics.median(lasts) * 1e3,
         "last_p99": percentile(lasts, 99) * 1e3,
         "rate": rate,
-        # warm-up requests included: (requests + 20) were served in the interval
-        "cpu_ms": used * 1e3 / (requests + min(20, requests)) if pids else 0.0,
+        # warm-up requests included: they were served in the interval
+        "cpu_ms": used * 1e3 / (requests + warm_ups(requests, streams)) if pids else 0.0,
     }
 
 
@@ -202,6 +246,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--chunks", type=int, default=50, help="streamed chunks per answer")
+    parser.add_argument(
+        "--chunk-ms", type=float, default=0.0, help="the provider's pause before each chunk"
+    )
     parser.add_argument(
         "--api", choices=("chat", "responses"), default="chat", help="the proxy endpoint"
     )
@@ -217,7 +264,11 @@ def main() -> int:
     data = tempfile.mkdtemp(prefix="mr-bench-")
     env = {**os.environ, "MODELROUTER_DATA_DIR": data}
     provider = subprocess.Popen(
-        [sys.executable, "-c", PROVIDER.format(tests=str(ROOT / "tests"), chars=4 * args.chunks)],
+        [
+            sys.executable,
+            "-c",
+            PROVIDER.format(chars=4 * args.chunks, delay=args.chunk_ms / 1000),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -246,7 +297,8 @@ def main() -> int:
             paths["litellm"] = (url, pids, {"model": "fake", "key": LITELLM_KEY})
         idle = memory_kib(proxy.pid)[0]
         print(
-            f"proxy bench: {args.requests} streamed requests of {args.chunks} chunks each, "
+            f"proxy bench: {args.requests} streamed requests of {args.chunks} chunks each"
+            f"{f' {args.chunk_ms:g} ms apart' if args.chunk_ms else ''}, "
             f"proxy endpoint /v1/{endpoint}, medians of {args.repeat} run(s); "
             f"load average {os.getloadavg()[0]:.2f}"
         )

@@ -243,9 +243,11 @@ class Engine:
         client: httpx.AsyncClient | None = None,
         health: Health | None = None,
         serving: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`serving`: a long-running server's engine; its budget checks never read the
-        ledger in place (see `BudgetGuard`), so a locked ledger cannot stall its event loop."""
+        ledger in place (see `BudgetGuard`), so a locked ledger cannot stall its event loop.
+        `transport`: what the engine's own client sends with (default: httpx's)."""
         self.rules = rules
         self.ledger = ledger
         # Cooldowns are shared with other processes (the next `ask`, the LSP server, other
@@ -263,7 +265,8 @@ class Engine:
             # TCP_NODELAY: httpx writes a request's headers and body separately, and with
             # Nagle the body waits for the provider's delayed ACK (~20-40 ms per request).
             nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-            transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
+            if transport is None:
+                transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
             client = httpx.AsyncClient(limits=limits, transport=transport)
         self.client = client
 

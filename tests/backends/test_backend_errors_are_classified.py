@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import socket
 
-import httpx
 import pytest
 from modelrouter.backends import make_backend
 from modelrouter.backends.base import BackendError, Message
 from modelrouter.config import Timeouts
+from support import upstream
 from support.fakes.provider import Reply
 from support.fakes.rules import backend
 
+pytestmark = pytest.mark.usefixtures("upstream_transport")
 WIRES = ["openai", "anthropic", "gemini", "ollama"]
 ASK = [Message("user", "hello")]
 
 
 async def _error(cfg) -> BackendError:
-    async with httpx.AsyncClient() as client:
+    async with upstream.client() as client:
         with pytest.raises(BackendError) as info:
             async for _ in make_backend(cfg, client).stream(ASK):
                 pass

@@ -6,9 +6,11 @@ import httpx
 import pytest
 from modelrouter.backends import make_backend
 from modelrouter.backends.base import Message, StreamDone, TextDelta
+from support import upstream
 from support.fakes.provider import Reply
 from support.fakes.rules import backend
 
+pytestmark = pytest.mark.usefixtures("upstream_transport")
 WIRES = ["openai", "anthropic", "gemini", "ollama"]
 ANSWER = "Here is the fix:\n```python\nprint('héllo, wörld')  # ünïcode ✓\n```\n"
 CONVERSATION = [
@@ -20,7 +22,7 @@ CONVERSATION = [
 
 
 async def _collect(cfg, messages=CONVERSATION):
-    async with httpx.AsyncClient() as client:
+    async with upstream.client() as client:
         events = [e async for e in make_backend(cfg, client).stream(messages)]
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert isinstance(events[-1], StreamDone)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 from modelrouter.backends import make_backend
 from modelrouter.backends.base import (
@@ -26,9 +25,11 @@ from modelrouter.transcript import (
     ToolChoice,
     ToolResult,
 )
+from support import upstream
 from support.fakes.provider import Reply
 from support.fakes.rules import backend
 
+pytestmark = pytest.mark.usefixtures("upstream_transport")
 WIRES = ["openai", "anthropic", "gemini", "ollama"]
 TOOL = Tool(
     "Edit",
@@ -43,7 +44,7 @@ TOOL = Tool(
 
 async def _collect(wire: str, fake, messages, options):
     cfg = backend(wire, wire, fake.base_url(wire, wire))
-    async with httpx.AsyncClient() as client:
+    async with upstream.client() as client:
         return [e async for e in make_backend(cfg, client).stream(messages, options)]
 
 

@@ -54,14 +54,16 @@ def check_bind(host: str, key: str | None, team_keys: bool = False) -> None:
 
 def build(rules: Rules, key: str | None):
     """The ASGI app over a fresh engine with the ledger (budgets, stats, keys)."""
+    from modelrouter.backends.aiohttp_transport import AiohttpTransport
     from modelrouter.engine import Engine
     from modelrouter.keys import KeyStore
     from modelrouter.ledger import open_ledger
     from modelrouter.proxy.app import create_app
 
     ledger = open_ledger(rules)
-    # serving: budget checks never read the ledger on the event loop.
-    engine = Engine(rules, ledger=ledger, serving=True)
+    # serving: budget checks never read the ledger on the event loop. Upstream calls go
+    # through aiohttp's C HTTP parser: it relays every streamed token (bench/proxy.py).
+    engine = Engine(rules, ledger=ledger, serving=True, transport=AiohttpTransport())
     keys = KeyStore(ledger)
     if engine.budget is not None:
         engine.budget.key_limit = keys.limit  # per-key dollar budgets hold like backends'
@@ -84,6 +86,8 @@ def _config(app, host: str, port: int) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         server_header=False,
+        # Nothing reads the client's address, so X-Forwarded-For is not worth a middleware.
+        proxy_headers=False,
         timeout_graceful_shutdown=GRACE_S,
     )
 
@@ -112,6 +116,7 @@ def serve_workers(rules_file: str, key: str | None, host: str, port: int, worker
         log_level="warning",
         access_log=False,
         server_header=False,
+        proxy_headers=False,
         timeout_graceful_shutdown=GRACE_S,
     )
 
