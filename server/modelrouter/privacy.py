@@ -19,6 +19,7 @@ shows it is not a protected file (`document_local_only_reason`).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -31,6 +32,7 @@ from modelrouter.config import BackendConfig, PrivacySettings, Rules
 
 __all__ = [
     "PrivacyDecision",
+    "command_words",
     "document_local_only_reason",
     "is_local_only",
     "local_only_match",
@@ -140,12 +142,16 @@ def _first_match(
     path: str | PurePath | None,
     rules: Rules | PrivacySettings | Iterable[str],
     workspace: str | PurePath | None,
+    resolve: bool = True,
 ) -> tuple[str, str | None] | None:
     """(glob, the resolved path when only that matched) for the first match, or None."""
     if not path:
         return None
     globs = _globs(rules)
-    for candidate, base, resolved in _views(str(path), str(workspace) if workspace else None):
+    views = _views(str(path), str(workspace) if workspace else None)
+    if not resolve:
+        views = itertools.islice(views, 1)  # as named: no look at the disk
+    for candidate, base, resolved in views:
         glob = _match(candidate, globs, base)
         if glob is not None:
             return glob, candidate if resolved else None
@@ -216,10 +222,12 @@ def local_only_reason(
     rules: Rules | PrivacySettings | Iterable[str],
     *,
     workspace: str | PurePath | None = None,
+    resolve: bool = True,
 ) -> str | None:
-    """Why a request involving `paths` must stay on this machine, or None when it may leave."""
+    """Why a request involving `paths` must stay on this machine, or None when it may leave.
+    `resolve=False` matches the paths as named only (words of a command, not files here)."""
     for path in paths:
-        found = _first_match(path, rules, workspace)
+        found = _first_match(path, rules, workspace, resolve)
         if found is not None:
             glob, resolved = found
             name = PurePosixPath(_fs_path(str(path)).replace("\\", "/")).name or str(path)
@@ -258,6 +266,27 @@ class PrivacyDecision:
 
     allowed: list[BackendConfig]
     refused: list[tuple[BackendConfig, str]]  # (backend, reason)
+
+
+# A command longer than this is checked on its first words only: the bound keeps a pasted
+# script from costing unbounded time on the request path.
+_COMMAND_CHARS = 16_384
+# Shell syntax around a file name: redirections, pipes, `--flag=`, `VAR=`, quotes.
+_COMMAND_SPLIT = re.compile(r"[\s;&|()<>`'\"=,]+")
+
+
+def command_words(command: object) -> list[str]:
+    """The words of a shell command (a string, or an argv list) that could name a file:
+    `cat .env`, `sed -i s/a/b/ config/.env.prod`, `echo x > secrets/key.pem`,
+    `["bash", "-lc", "grep -r k ."]`. Over-inclusive on purpose: a word that only looks like
+    a file name at worst keeps a request on a local backend."""
+    if isinstance(command, list):
+        text = " ".join(c for c in command if isinstance(c, str))
+    elif isinstance(command, str):
+        text = command
+    else:
+        return []
+    return [w for w in _COMMAND_SPLIT.split(text[:_COMMAND_CHARS]) if w and w[0] != "-"]
 
 
 def split_candidates(candidates: Iterable[BackendConfig], reason: str | None) -> PrivacyDecision:

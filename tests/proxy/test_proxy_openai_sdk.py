@@ -81,6 +81,27 @@ def test_streamed_tool_calls_from_an_anthropic_backend(setup):
     assert sent["tool_choice"] == {"type": "auto"}
 
 
+def test_allowed_tools_sends_only_the_allowed_functions(setup):
+    fake, client, _ = setup
+    fake.default("claude", Reply(text="ok"))
+    clock = {"type": "function", "function": {**WEATHER["function"], "name": "get_time"}}
+    client.chat.completions.create(
+        model="modelrouter/architecture",
+        messages=[{"role": "user", "content": "time in Oslo?"}],
+        tools=[WEATHER, clock],
+        tool_choice={
+            "type": "allowed_tools",
+            "allowed_tools": {
+                "mode": "auto",
+                "tools": [{"type": "function", "function": {"name": "get_time"}}],
+            },
+        },
+    )
+    sent = fake.requests_to("claude")[0].body
+    assert [t["name"] for t in sent["tools"]] == ["get_time"]
+    assert sent["tool_choice"] == {"type": "auto"}
+
+
 def test_tool_messages_go_back_as_tool_results(setup):
     fake, client, _ = setup
     fake.default("claude", Reply(text="It is sunny."))

@@ -9,11 +9,13 @@ import json
 import time
 
 import httpx
+import pytest
 from modelrouter.ledger import default_path, read_entries
 from support.fakes.provider import Reply
 from support.proxy import proxy_rules, running_proxy
 
 READ = {"name": "Read", "input_schema": {"type": "object"}}
+BASH = {"name": "Bash", "input_schema": {"type": "object"}}
 
 
 def _read_env_transcript() -> list[dict]:
@@ -44,6 +46,73 @@ def test_a_local_only_file_in_a_tool_call_keeps_the_task_local(fake_provider):
             f"{proxy.url}/v1/messages",
             json={"model": "modelrouter/trivial", "max_tokens": 50, "tools": [READ],
                   "messages": _read_env_transcript()},
+            timeout=30,
+        )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["x-modelrouter-backend"] == "spare"
+    assert fake_provider.requests_to("cheap") == []
+
+
+def _bash_transcript(command: str) -> list[dict]:
+    call = {"type": "tool_use", "id": "toolu_2", "name": "Bash", "input": {"command": command}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_2", "content": "ok"}
+    return [
+        {"role": "user", "content": "rename the setting"},
+        {"role": "assistant", "content": [call]},
+        {"role": "user", "content": [result]},
+    ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat .env",
+        "sed -i 's/A=1/A=2/' config/.env.prod",
+        "echo k > secrets/token.txt",
+        "cp server.pem /tmp/x && ls",
+    ],
+)
+def test_a_local_only_file_named_in_a_shell_command_keeps_the_task_local(fake_provider, command):
+    fake_provider.default("spare", Reply(text="done locally"))
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        reply = httpx.post(
+            f"{proxy.url}/v1/messages",
+            json={"model": "modelrouter/trivial", "max_tokens": 50, "tools": [BASH],
+                  "messages": _bash_transcript(command)},
+            timeout=30,
+        )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["x-modelrouter-backend"] == "spare"
+    assert fake_provider.requests_to("cheap") == []
+
+
+def test_a_shell_command_naming_no_protected_file_may_leave(fake_provider):
+    fake_provider.default("cheap", Reply(text="renamed"))
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        reply = httpx.post(
+            f"{proxy.url}/v1/messages",
+            json={"model": "modelrouter/trivial", "max_tokens": 50, "tools": [BASH],
+                  "messages": _bash_transcript("git diff -- src/env.py && ls -la")},
+            timeout=30,
+        )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["x-modelrouter-backend"] == "cheap"
+
+
+def test_a_codex_exec_command_on_a_local_only_file_keeps_the_task_local(fake_provider):
+    fake_provider.default("spare", Reply(text="done locally"))
+    exec_command = {"type": "function", "name": "exec_command", "parameters": {"type": "object"}}
+    items = [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]},
+        {"type": "function_call", "call_id": "c1", "name": "exec_command",
+         "arguments": json.dumps({"cmd": "grep -n KEY deploy/.env.staging"})},
+        {"type": "function_call_output", "call_id": "c1", "output": "KEY=1"},
+    ]  # fmt: skip
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        reply = httpx.post(
+            f"{proxy.url}/v1/responses",
+            json={"model": "modelrouter/trivial", "input": items, "tools": [exec_command],
+                  "store": False},
             timeout=30,
         )  # fmt: skip
     assert reply.status_code == 200, reply.text

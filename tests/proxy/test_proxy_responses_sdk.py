@@ -116,6 +116,46 @@ def test_streamed_function_call_from_an_anthropic_backend(setup):
     assert sent["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
 
 
+CLOCK = {**WEATHER, "name": "get_time", "description": "Time in a city"}
+
+
+def test_allowed_tools_sends_only_the_allowed_functions(setup):
+    fake, client = setup
+    fake.default("claude", Reply(text="It is noon.", tool_calls=[("get_time", {"city": "Oslo"})]))
+    response = client.responses.create(
+        model="modelrouter/architecture",
+        input="what time is it in Oslo?",
+        tools=[WEATHER, CLOCK],
+        tool_choice={
+            "type": "allowed_tools",
+            "mode": "required",
+            "tools": [{"type": "function", "name": "get_time"}],
+        },
+    )
+    assert response.output[-1].name == "get_time"
+    sent = fake.requests_to("claude")[0].body
+    assert [t["name"] for t in sent["tools"]] == ["get_time"]
+    assert sent["tool_choice"]["type"] == "any"
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "nope"}]},
+        {"type": "allowed_tools", "mode": "sometimes", "tools": []},
+        {"type": "allowed_tools", "mode": "auto", "tools": "get_time"},
+    ],
+)
+def test_allowed_tools_that_allow_nothing_usable_is_a_400_naming_it(setup, choice):
+    fake, client = setup
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(
+            model="modelrouter/architecture", input="hi", tools=[WEATHER], tool_choice=choice
+        )
+    assert "allowed_tools" in str(info.value)
+    assert fake.requests_to("claude") == []
+
+
 def test_function_call_outputs_go_back_as_tool_results(setup):
     fake, client = setup
     fake.default("claude", Reply(text="It is sunny."))

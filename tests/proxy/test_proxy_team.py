@@ -15,6 +15,7 @@ import time
 
 import httpx
 import pytest
+from modelrouter.backends.aiohttp_transport import AiohttpTransport
 from modelrouter.config import Price
 from modelrouter.engine import Engine
 from modelrouter.health import Health
@@ -28,7 +29,7 @@ from support.proxy import proxy_rules
 
 
 def _team_proxy(rules, ledger: Ledger, key: str | None = None) -> BackgroundProxy:
-    engine = Engine(rules, ledger=ledger, health=Health())
+    engine = Engine(rules, ledger=ledger, health=Health(), transport=AiohttpTransport())
     keys = KeyStore(ledger, cache_s=0)
     engine.budget.key_limit = keys.limit
     return BackgroundProxy(create_app(rules, engine, key=key, keys=keys)).start()
@@ -72,7 +73,7 @@ def test_every_route_but_health_is_guarded_including_routes_added_later(fake_pro
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     _, alice = create_key(ledger, "alice")
     rules = proxy_rules(fake_provider)
-    engine = Engine(rules, ledger=ledger, health=Health())
+    engine = Engine(rules, ledger=ledger, health=Health(), transport=AiohttpTransport())
     app = create_app(rules, engine, keys=KeyStore(ledger, cache_s=0))
     seen: list[object] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from modelrouter.backends.aiohttp_transport import AiohttpTransport
 from modelrouter.config import ClassifierSettings, Route, Rules
 from modelrouter.engine import Engine
 from modelrouter.health import Health
@@ -39,8 +40,9 @@ def proxy_rules(fake: FakeProvider) -> Rules:
 
 @contextmanager
 def running_proxy(rules: Rules, *, key: str | None = None) -> Iterator[BackgroundProxy]:
-    """The proxy app on a thread, with a fresh ledger and in-memory cooldowns."""
-    engine = Engine(rules, ledger=Ledger(), health=Health())
+    """The proxy app on a thread, with a fresh ledger and in-memory cooldowns, sending
+    upstream as `modelrouter serve` does."""
+    engine = Engine(rules, ledger=Ledger(), health=Health(), transport=AiohttpTransport())
     proxy = BackgroundProxy(create_app(rules, engine, key=key)).start()
     try:
         yield proxy

@@ -31,7 +31,7 @@ from modelrouter import __version__
 from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Job, Outcome
 from modelrouter.keys import KeyStore
-from modelrouter.privacy import local_only_reason
+from modelrouter.privacy import command_words, local_only_reason
 from modelrouter.proxy import anthropic_api, openai_api, responses_api
 from modelrouter.proxy.access import (
     Access,
@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 
 # Tool inputs that name a file (Claude Code, Codex, aider tools): checked against local_only.
 _PATH_KEYS = ("file_path", "path", "notebook_path", "filename")
+# Tool inputs that hold a shell command (Claude Code's Bash, Codex's exec_command and shell):
+# each word of it that could be a file is checked too.
+_COMMAND_KEYS = ("command", "cmd")
 _HEADER_LIMIT = 200
 
 
@@ -245,6 +248,10 @@ def _private_path(rules: Rules, parsed: AgentRequest) -> str | None:
                 path = arguments.get(key)
                 if isinstance(path, str) and local_only_reason([path], rules):
                     return path
+            for key in _COMMAND_KEYS:
+                for word in command_words(arguments.get(key)):
+                    if local_only_reason([word], rules, resolve=False):
+                        return word
     return None
 
 

@@ -24,6 +24,7 @@ from modelrouter.backends.base import (
 from modelrouter.proxy.request import (
     AgentRequest,
     RequestError,
+    allowed_tools,
     model_of,
     number,
     openai_tool_choice,
@@ -171,6 +172,20 @@ def _tools(body: dict) -> tuple[Tool, ...]:
     return tuple(tools)
 
 
+def _tools_and_choice(body: dict) -> tuple[tuple[Tool, ...], ToolChoice | None]:
+    tools, value = _tools(body), body.get("tool_choice")
+    if isinstance(value, dict) and value.get("type") == "allowed_tools":
+        allowed = value.get("allowed_tools")
+        allowed = allowed if isinstance(allowed, dict) else {}
+        value, tools = allowed_tools(
+            tools,
+            allowed.get("mode"),
+            allowed.get("tools"),
+            lambda t: (t.get("function") or {}).get("name"),
+        )
+    return tools, _tool_choice(value, body.get("parallel_tool_calls"))
+
+
 def _tool_choice(value: Any, parallel: Any) -> ToolChoice | None:
     function = value.get("function") if isinstance(value, dict) else None
     named = (
@@ -191,9 +206,10 @@ def parse_request(body: Any, headers: dict[str, str], client_key: str | None) ->
         raise RequestError("stop: must be a string or a list of strings")
     response_format = body.get("response_format")
     stream_options = body.get("stream_options") or {}
+    tools, tool_choice = _tools_and_choice(body)
     options = CallOptions(
-        tools=_tools(body),
-        tool_choice=_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
+        tools=tools,
+        tool_choice=tool_choice,
         max_tokens=limit,
         temperature=number(body.get("temperature")),
         top_p=number(body.get("top_p")),

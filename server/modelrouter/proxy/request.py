@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from modelrouter.transcript import CallOptions, Message, ToolChoice
+from modelrouter.transcript import CallOptions, Message, Tool, ToolChoice
 
 Wire = Literal["anthropic", "openai", "responses"]
 
@@ -72,6 +73,21 @@ def number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def allowed_tools(
+    tools: tuple[Tool, ...], mode: Any, listed: Any, name_of: Callable[[dict], Any]
+) -> tuple[str, tuple[Tool, ...]]:
+    """An `allowed_tools` choice as the plain mode it amounts to (`auto` or `required`) and
+    the request's tools it allows: the model may call only those, so only those are sent.
+    `name_of` reads a listed tool's function name as the API spells it."""
+    if mode not in ("auto", "required") or not isinstance(listed, list):
+        raise RequestError("tool_choice: allowed_tools needs mode auto or required and tools")
+    names = {name_of(t) for t in listed if isinstance(t, dict) and t.get("type") == "function"}
+    kept = tuple(t for t in tools if t.name in names)
+    if not kept:
+        raise RequestError("tool_choice: allowed_tools names none of the request's functions")
+    return mode, kept
+
+
 def openai_tool_choice(value: Any, parallel: Any, named: str | None) -> ToolChoice | None:
     """OpenAI's `tool_choice` (both of its APIs) with `parallel_tool_calls`; `named` is the
     function a `{"type": "function", …}` choice names, as that API spells it."""
@@ -84,4 +100,4 @@ def openai_tool_choice(value: Any, parallel: Any, named: str | None) -> ToolChoi
         return ToolChoice("any", parallel=allow)
     if named is not None:
         return ToolChoice("tool", named, allow)
-    raise RequestError("tool_choice: must be auto, none, required or a function")
+    raise RequestError("tool_choice: must be auto, none, required, a function or allowed_tools")

@@ -33,6 +33,7 @@ from modelrouter.proxy.openai_api import error_body as error_body
 from modelrouter.proxy.request import (
     AgentRequest,
     RequestError,
+    allowed_tools,
     model_of,
     number,
     openai_tool_choice,
@@ -201,6 +202,15 @@ def _tools(body: dict) -> tuple[Tool, ...]:
     return tuple(tools)
 
 
+def _tools_and_choice(body: dict) -> tuple[tuple[Tool, ...], ToolChoice | None]:
+    tools, value = _tools(body), body.get("tool_choice")
+    if isinstance(value, dict) and value.get("type") == "allowed_tools":
+        value, tools = allowed_tools(
+            tools, value.get("mode"), value.get("tools"), lambda t: t.get("name")
+        )
+    return tools, _tool_choice(value, body.get("parallel_tool_calls"))
+
+
 def _tool_choice(value: Any, parallel: Any) -> ToolChoice | None:
     function = isinstance(value, dict) and value.get("type") == "function"
     named = string(value.get("name"), "tool_choice.name") if function else None
@@ -229,9 +239,10 @@ def parse_request(body: Any, headers: dict[str, str], client_key: str | None) ->
     if body.get("store") is True:
         raise RequestError("store: must be false; the proxy keeps no responses")
     limit = output_limit(body.get("max_output_tokens"), "max_output_tokens")
+    tools, tool_choice = _tools_and_choice(body)
     options = CallOptions(
-        tools=_tools(body),
-        tool_choice=_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
+        tools=tools,
+        tool_choice=tool_choice,
         max_tokens=limit,
         temperature=number(body.get("temperature")),
         top_p=number(body.get("top_p")),
