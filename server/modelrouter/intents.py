@@ -44,6 +44,9 @@ _REFACTOR_VERBS = frozenset(
 _REFACTOR_OBJECTS = frozenset({"this", "these", "function", "functions", "method", "methods",
                                "class", "code", "snippet", "selection", "selected", "regex",
                                "loop", "it"})  # fmt: skip
+# Openers that say what the code must do, so the request is about code in front of the user
+# though it names no function or class.
+_BEHAVIOUR_VERBS = frozenset({"return", "returns"})
 # Verbs an instruction to change code in front of the user opens with, besides "add",
 # "change", "support" and their kin.
 _EDIT_VERBS = frozenset({"return", "write", "finish", "complete", "use", "convert", "wrap",
@@ -66,7 +69,8 @@ def recognise(text: str) -> Intent | None:
     kinds = set(itertools.chain.from_iterable(map(concepts, words)))
     if not kinds.isdisjoint(_CONTRADICTING):
         return None
-    local = "local" in kinds or not _CODE_OBJECTS.isdisjoint(words)
+    # "Return the last match" names no code, but only code returns things.
+    local = "local" in kinds or not _CODE_OBJECTS.isdisjoint(words) or words[0] in _BEHAVIOUR_VERBS
     if not local or not _WIDE_OBJECTS.isdisjoint(words) or not kinds.isdisjoint(_LARGE):
         return None
     first = words[0]

@@ -41,6 +41,20 @@ def test_a_feature_verb_never_decides_alone_on_a_design_scale_object(shipped, ve
     assert classify(shipped, text).source == "learned"
 
 
+def test_a_route_of_contradictable_words_alone_never_decides(shipped):
+    # trivial-likely holds words that also name real work ("format", "use", "update"): a
+    # request where only one of them matched goes to the learned model, whatever the word.
+    route = next(r for r in shipped.routes if r.name == "trivial-likely")
+    plain = [p for p in route.patterns if p.isascii() and p.replace(" ", "").isalpha()]
+    alone = 0
+    for pattern in plain:
+        by_rules = classify_rules(shipped, f"{pattern} the rest of it")
+        if [m.route for m in by_rules.matched] == ["trivial-likely"]:
+            alone += 1
+            assert not rules_decide_alone(by_rules, shipped.classifier.rule_confidence), pattern
+    assert alone >= 5
+
+
 @pytest.mark.parametrize(
     "text",
     [

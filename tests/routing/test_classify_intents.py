@@ -34,6 +34,9 @@ def no_personal_model(tmp_path, monkeypatch):
         ("Change the function so that it rescales the numbers to [-2, 2]", "implement"),
         ("Make it a generator.", "implement"),
         ("Add a parameter to this function that sets the separator", "implement"),
+        # Only code returns things: "return …" is about code in front of the user.
+        ("Return the last string that satisfies the condition.", "implement"),
+        ("Return the sum of the even numbers in the list", "implement"),
     ],
 )
 def test_action_requests_take_the_actions_tier(shipped, text, action):
@@ -57,6 +60,8 @@ def test_action_requests_take_the_actions_tier(shipped, text, action):
         "Change the function to use a thread pool",  # concurrency
         "fix typo in this function's docstring",  # cheaper
         "Add Cursor type and rewrite Executor over it",  # no code in front of the user
+        "Return 0 instead of crashing on an empty list",  # a defect
+        "Return the right status code from every service",  # several services
     ],
 )
 def test_contradicting_evidence_leaves_the_request_to_the_classifier(shipped, text):
