@@ -189,6 +189,9 @@ def _views(path: str, workspace: str | None) -> Iterator[tuple[str, str | None, 
         yield real, real_ws, True
 
 
+# A string's verdict depends on nothing but the strings: an agent's conversation repeats its
+# tool calls' paths on every turn, and each costs tens of microseconds to match.
+@lru_cache(maxsize=4096)
 def _match(path: str, globs: tuple[str, ...], workspace: str | None) -> str | None:
     segments, inside = _relative(path, workspace)
     if not segments:

@@ -120,6 +120,47 @@ def test_a_codex_exec_command_on_a_local_only_file_keeps_the_task_local(fake_pro
     assert fake_provider.requests_to("cheap") == []
 
 
+def test_a_long_session_is_checked_whole_and_off_the_event_loop(fake_provider, monkeypatch):
+    import threading
+
+    from modelrouter.proxy import app
+
+    threads: set[str] = set()
+    checked = app.local_only_reason
+
+    def watched(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        return checked(*args, **kwargs)
+
+    monkeypatch.setattr(app, "local_only_reason", watched)
+    messages: list[dict] = [{"role": "user", "content": "tidy the project"}]
+    for i in range(60):
+        path = "/w/.env" if i == 59 else f"/w/src/module_{i}.py"
+        call = {
+            "type": "tool_use",
+            "id": f"toolu_{i}",
+            "name": "Read",
+            "input": {"file_path": path},
+        }
+        result = {"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": "x = 1"}
+        messages += [
+            {"role": "assistant", "content": [call]},
+            {"role": "user", "content": [result]},
+        ]
+    fake_provider.default("spare", Reply(text="done locally"))
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        reply = httpx.post(
+            f"{proxy.url}/v1/messages",
+            json={"model": "modelrouter/trivial", "max_tokens": 50, "tools": [READ],
+                  "messages": messages},
+            timeout=60,
+        )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["x-modelrouter-backend"] == "spare"
+    assert fake_provider.requests_to("cheap") == []
+    assert threads and "modelrouter-proxy" not in threads  # the loop's thread never checked
+
+
 def test_a_local_only_task_with_no_local_backend_fails_closed(fake_provider):
     with running_proxy(proxy_rules(fake_provider)) as proxy:
         reply = httpx.post(

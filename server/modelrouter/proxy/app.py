@@ -12,6 +12,7 @@ quotes the request). No CORS headers: browsers on other origins cannot call it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -56,6 +57,7 @@ _PATH_KEYS = ("file_path", "path", "notebook_path", "filename")
 # Tool inputs that hold a shell command (Claude Code's Bash, Codex's exec_command and shell):
 # each word of it that could be a file is checked too.
 _COMMAND_KEYS = ("command", "cmd")
+_CALLS_CHECKED_ON_LOOP = 8
 _HEADER_LIMIT = 200
 
 
@@ -176,7 +178,7 @@ async def _answer(state: ProxyState, request: Request, wire: Wire) -> Response:
         return _too_large(state, wire)
     except RequestError as exc:
         return _error(wire, 400, str(exc))
-    job = _job(state, parsed, routed)
+    job = _job(state, parsed, routed, await _private(state.rules, parsed))
     hangup = Hangup(request.receive)
     if parsed.stream:
         return await _stream(state, parsed, routed, job, hangup)
@@ -221,8 +223,7 @@ def _route(state: ProxyState, request: Request, parsed: AgentRequest) -> Routed:
     return routed if bounded is routed.decision else dataclasses.replace(routed, decision=bounded)
 
 
-def _job(state: ProxyState, parsed: AgentRequest, routed: Routed) -> Job:
-    private = _private_path(state.rules, parsed)
+def _job(state: ProxyState, parsed: AgentRequest, routed: Routed, private: str | None) -> Job:
     decision = routed.decision
     return Job(
         messages=routed.messages,
@@ -237,6 +238,15 @@ def _job(state: ProxyState, parsed: AgentRequest, routed: Routed) -> Job:
         key=parsed.key,
         wait_for_ledger_id=False,
     )
+
+
+async def _private(rules: Rules, parsed: AgentRequest) -> str | None:
+    """`_private_path`, in a worker thread for a long conversation: each path named is
+    looked up on disk (symlinks), and a long agent session names hundreds of them."""
+    calls = sum(len(m.tool_calls) for m in parsed.messages)
+    if calls <= _CALLS_CHECKED_ON_LOOP:
+        return _private_path(rules, parsed)
+    return await asyncio.to_thread(_private_path, rules, parsed)
 
 
 def _private_path(rules: Rules, parsed: AgentRequest) -> str | None:
