@@ -362,9 +362,10 @@ test('cancelling the progress notification stops the job and applies nothing', {
   const text = ed.doc.getText();
   const edits = ed.edits.length;
   const seen = ed.progress.length;
+  const sent = fake.requests.length;
   const running = ed.execute<RunResult>('modelrouter.run', [ed.runArgs('fix-typo', [1, 0], [2, 0])]);
   const token = await ed.nextProgressBegin(seen);
-  await fake.waitForRequests(fake.requests.length);
+  await fake.waitForRequests(sent + 1); // cancelled once the model has the request
   await ed.conn.sendNotification(WorkDoneProgressCancelNotification.type, { token });
   const result = await running;
   assert.equal(result.applied, false);
@@ -377,9 +378,11 @@ test('$/cancelRequest (a cancelled command) applies nothing', { skip }, async ()
   fake.reply({ text: fenced('    # CHANGED\n'), chunk: 1, delayMs: 100 });
   const text = ed.doc.getText();
   const seen = ed.progress.length;
+  const sent = fake.requests.length;
   const source = new CancellationTokenSource();
   const running = ed.execute<RunResult>('modelrouter.run', [ed.runArgs('fix-typo', [1, 0], [2, 0])], source);
   await ed.nextProgressBegin(seen);
+  await fake.waitForRequests(sent + 1);
   source.cancel();
   const outcome = await running.then(
     (r) => r,
@@ -396,8 +399,10 @@ test('modelrouter.cancel cancels every running job', { skip }, async () => {
   fake.reply({ text: fenced('    # CHANGED\n'), chunk: 1, delayMs: 100 });
   const text = ed.doc.getText();
   const seen = ed.progress.length;
+  const sent = fake.requests.length;
   const running = ed.execute<RunResult>('modelrouter.run', [ed.runArgs('fix-typo', [1, 0], [2, 0])]);
   await ed.nextProgressBegin(seen);
+  await fake.waitForRequests(sent + 1);
   const cancelled = await ed.execute<{ cancelled: number }>('modelrouter.cancel', []);
   assert.equal(cancelled.cancelled, 1);
   assert.equal((await running).applied, false);
