@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import shutil
+import ssl
+import subprocess
 
 import pytest
 from modelrouter.backends import make_backend
@@ -37,6 +40,7 @@ class RawServer:
 
     def __init__(self, reply: bytes) -> None:
         self.reply = reply
+        self.tls: ssl.SSLContext | None = None
         self.server: asyncio.Server | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -55,7 +59,7 @@ class RawServer:
         writer.close()
 
     async def __aenter__(self) -> str:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
         port = self.server.sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}/v1"
 
@@ -143,3 +147,44 @@ async def test_the_environment_proxy_is_used_unless_no_proxy_names_the_host(monk
                 async for _ in make_backend(cfg, client).stream(ASK):
                     pass
         assert info.value.kind == "connect"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (cert.pem, key.pem)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def _over_tls(certificate: tuple[str, str]) -> str:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    server = RawServer(_response(_sse(["secure"])))
+    server.tls = context
+    async with server as url:
+        cfg = backend("raw", "openai", url.replace("http://", "https://"))
+        async with upstream.client() as client:
+            events = [e async for e in make_backend(cfg, client).stream(ASK)]
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+async def test_an_untrusted_certificate_is_refused(certificate, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with pytest.raises(BackendError) as info:
+        await _over_tls(certificate)
+    assert info.value.kind == "connect"
+
+
+async def test_a_certificate_trusted_through_ssl_cert_file_is_accepted(certificate, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])
+    assert await _over_tls(certificate) == "secure"

@@ -43,7 +43,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _open(self) -> Any:
         aiohttp = self._aiohttp
         connector = aiohttp.TCPConnector(
-            limit=self._max_connections, keepalive_timeout=self._keepalive_expiry
+            limit=self._max_connections,
+            keepalive_timeout=self._keepalive_expiry,
+            # The certificates httpx trusts (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), so a
+            # provider reachable from the editor is reachable from the proxy.
+            ssl=httpx.create_ssl_context(),
         )
         return aiohttp.ClientSession(
             connector=connector,
