@@ -18,6 +18,16 @@ READ = {"name": "Read", "input_schema": {"type": "object"}}
 BASH = {"name": "Bash", "input_schema": {"type": "object"}}
 
 
+def _ask(fake_provider, model: str, tools: list[dict], messages: list[dict]) -> httpx.Response:
+    """One Messages request through a proxy over `proxy_rules`."""
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        return httpx.post(
+            f"{proxy.url}/v1/messages",
+            json={"model": model, "max_tokens": 50, "tools": tools, "messages": messages},
+            timeout=60,
+        )
+
+
 def _read_env_transcript() -> list[dict]:
     return [
         {"role": "user", "content": "rename the variable in .env"},
@@ -41,13 +51,7 @@ def _read_env_transcript() -> list[dict]:
 
 def test_a_local_only_file_in_a_tool_call_keeps_the_task_local(fake_provider):
     fake_provider.default("spare", Reply(text="done locally"))
-    with running_proxy(proxy_rules(fake_provider)) as proxy:
-        reply = httpx.post(
-            f"{proxy.url}/v1/messages",
-            json={"model": "modelrouter/trivial", "max_tokens": 50, "tools": [READ],
-                  "messages": _read_env_transcript()},
-            timeout=30,
-        )  # fmt: skip
+    reply = _ask(fake_provider, "modelrouter/trivial", [READ], _read_env_transcript())
     assert reply.status_code == 200, reply.text
     assert reply.headers["x-modelrouter-backend"] == "spare"
     assert fake_provider.requests_to("cheap") == []
@@ -74,13 +78,7 @@ def _bash_transcript(command: str) -> list[dict]:
 )
 def test_a_local_only_file_named_in_a_shell_command_keeps_the_task_local(fake_provider, command):
     fake_provider.default("spare", Reply(text="done locally"))
-    with running_proxy(proxy_rules(fake_provider)) as proxy:
-        reply = httpx.post(
-            f"{proxy.url}/v1/messages",
-            json={"model": "modelrouter/trivial", "max_tokens": 50, "tools": [BASH],
-                  "messages": _bash_transcript(command)},
-            timeout=30,
-        )  # fmt: skip
+    reply = _ask(fake_provider, "modelrouter/trivial", [BASH], _bash_transcript(command))
     assert reply.status_code == 200, reply.text
     assert reply.headers["x-modelrouter-backend"] == "spare"
     assert fake_provider.requests_to("cheap") == []
@@ -88,13 +86,12 @@ def test_a_local_only_file_named_in_a_shell_command_keeps_the_task_local(fake_pr
 
 def test_a_shell_command_naming_no_protected_file_may_leave(fake_provider):
     fake_provider.default("cheap", Reply(text="renamed"))
-    with running_proxy(proxy_rules(fake_provider)) as proxy:
-        reply = httpx.post(
-            f"{proxy.url}/v1/messages",
-            json={"model": "modelrouter/trivial", "max_tokens": 50, "tools": [BASH],
-                  "messages": _bash_transcript("git diff -- src/env.py && ls -la")},
-            timeout=30,
-        )  # fmt: skip
+    reply = _ask(
+        fake_provider,
+        "modelrouter/trivial",
+        [BASH],
+        _bash_transcript("git diff -- src/env.py && ls -la"),
+    )
     assert reply.status_code == 200, reply.text
     assert reply.headers["x-modelrouter-backend"] == "cheap"
 
@@ -148,13 +145,7 @@ def test_a_long_session_is_checked_whole_and_off_the_event_loop(fake_provider, m
             {"role": "user", "content": [result]},
         ]
     fake_provider.default("spare", Reply(text="done locally"))
-    with running_proxy(proxy_rules(fake_provider)) as proxy:
-        reply = httpx.post(
-            f"{proxy.url}/v1/messages",
-            json={"model": "modelrouter/trivial", "max_tokens": 50, "tools": [READ],
-                  "messages": messages},
-            timeout=60,
-        )  # fmt: skip
+    reply = _ask(fake_provider, "modelrouter/trivial", [READ], messages)
     assert reply.status_code == 200, reply.text
     assert reply.headers["x-modelrouter-backend"] == "spare"
     assert fake_provider.requests_to("cheap") == []
@@ -162,13 +153,7 @@ def test_a_long_session_is_checked_whole_and_off_the_event_loop(fake_provider, m
 
 
 def test_a_local_only_task_with_no_local_backend_fails_closed(fake_provider):
-    with running_proxy(proxy_rules(fake_provider)) as proxy:
-        reply = httpx.post(
-            f"{proxy.url}/v1/messages",
-            json={"model": "modelrouter/architecture", "max_tokens": 50, "tools": [READ],
-                  "messages": _read_env_transcript()},
-            timeout=30,
-        )  # fmt: skip
+    reply = _ask(fake_provider, "modelrouter/architecture", [READ], _read_env_transcript())
     assert reply.status_code >= 500
     assert ".env" in reply.json()["error"]["message"]
     assert fake_provider.requests_to("claude") == []
