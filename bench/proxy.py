@@ -1,7 +1,8 @@
 """Proxy overhead: `modelrouter serve` in front of a loopback provider versus calling it directly.
 
-The fake provider and the proxy each run in their own process; the client streams OpenAI
-chat completions either straight from the provider or through the proxy (with `--api
+The provider (a small asyncio server that streams OpenAI chat completions) and the proxy
+each run in their own process; the client (aiohttp, every connection opened before the
+clock starts) streams either straight from the provider or through the proxy (with `--api
 responses`, through the proxy's Responses endpoint, as Codex calls it; model
 `modelrouter/auto`, so classification, routing, the engine, redaction, the ledger and both
 wire translations are all in the path). Printed: time to first token and to last, p50 and
@@ -24,6 +25,8 @@ By default the provider streams as fast as it can, so at 64 streams the figures 
 how the machine's cores are shared between the client, the provider and the proxy.
 `--chunk-ms` paces the provider's chunks as a real model's tokens are paced (20 ms is 50
 tokens a second), so the 64 streams leave cores idle and the figures measure the proxy.
+The client is not httpx: its connection pool alone held requests ~1 s at 64 concurrent
+streams on this machine, on both paths.
 """
 
 from __future__ import annotations
