@@ -37,6 +37,7 @@ __all__ = [
     "is_local_only",
     "local_only_match",
     "local_only_reason",
+    "patch_paths",
     "split_candidates",
 ]
 
@@ -290,6 +291,24 @@ def command_words(command: object) -> list[str]:
     else:
         return []
     return [w for w in _COMMAND_SPLIT.split(text[:_COMMAND_CHARS]) if w and w[0] != "-"]
+
+
+# A patch is read this far for the files it names (C-speed search; patches carry whole files).
+_PATCH_CHARS = 4 * 1024 * 1024
+# The files a patch names: apply_patch's own headers and unified diff headers.
+_PATCH_FILE = re.compile(
+    r"^(?:\*\*\* (?:Add|Update|Delete) File: |\*\*\* Move to: |(?:---|\+\+\+) (?:[ab]/)?)"
+    r"([^\r\n]+)",
+    re.MULTILINE,
+)
+
+
+def patch_paths(patch: object) -> list[str]:
+    """The files a patch names: `*** Update File: app/.env` (Codex's apply_patch) and
+    `+++ b/app/.env` (unified diffs)."""
+    if not isinstance(patch, str):
+        return []
+    return [p.strip() for p in _PATCH_FILE.findall(patch[:_PATCH_CHARS]) if p.strip()]
 
 
 def split_candidates(candidates: Iterable[BackendConfig], reason: str | None) -> PrivacyDecision:

@@ -1,11 +1,11 @@
-"""A local-only file named anywhere in a shell command is found, however the command wraps
-it, and no command (or non-command) makes the reader fail."""
+"""A local-only file named anywhere in a shell command or a patch is found, however the
+command wraps it, and no value makes the readers fail."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from modelrouter.privacy import command_words, local_only_reason
+from modelrouter.privacy import command_words, local_only_reason, patch_paths
 
 GLOBS = [".env*", "*.pem", "*.key", "**/secrets/**", "id_rsa*"]
 PROTECTED = st.sampled_from(
@@ -67,3 +67,27 @@ def test_a_huge_command_is_read_in_bounded_time():
     words = command_words("echo " + "a" * 10_000_000 + " .env")
     # Only the start is read: the bound keeps a pasted script cheap on the request path.
     assert sum(map(len, words)) <= 20_000
+
+
+HEADERS = st.sampled_from(
+    ["*** Update File: {}", "*** Add File: {}", "*** Delete File: {}", "*** Move to: {}",
+     "+++ b/{}", "--- a/{}", "+++ {}"]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    path=PROTECTED,
+    header=HEADERS,
+    body=st.lists(st.text(alphabet=" +-@abcdef=1\t", max_size=30), max_size=8),
+    newline=st.sampled_from(["\n", "\r\n"]),
+)
+def test_a_patch_naming_a_protected_file_is_found(path, header, body, newline):
+    patch = newline.join(["*** Begin Patch", *body, header.format(path), *body, "*** End Patch"])
+    found = [p for p in patch_paths(patch) if local_only_reason([p], GLOBS, resolve=False)]
+    assert found == [path], patch
+
+
+@given(st.one_of(st.text(max_size=400), st.integers(), st.none(), st.lists(st.text(), max_size=3)))
+def test_any_patch_value_is_read_without_failing(value):
+    assert all(isinstance(p, str) and p == p.strip() and p for p in patch_paths(value))

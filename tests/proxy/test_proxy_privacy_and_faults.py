@@ -117,6 +117,28 @@ def test_a_codex_exec_command_on_a_local_only_file_keeps_the_task_local(fake_pro
     assert fake_provider.requests_to("cheap") == []
 
 
+def test_a_codex_apply_patch_on_a_local_only_file_keeps_the_task_local(fake_provider):
+    fake_provider.default("spare", Reply(text="done locally"))
+    apply_patch = {"type": "function", "name": "apply_patch", "parameters": {"type": "object"}}
+    patch = "*** Begin Patch\n*** Update File: app/.env\n@@\n-A=1\n+A=2\n*** End Patch\n"
+    items = [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]},
+        {"type": "function_call", "call_id": "c1", "name": "apply_patch",
+         "arguments": json.dumps({"input": patch})},
+        {"type": "function_call_output", "call_id": "c1", "output": "Done!"},
+    ]  # fmt: skip
+    with running_proxy(proxy_rules(fake_provider)) as proxy:
+        reply = httpx.post(
+            f"{proxy.url}/v1/responses",
+            json={"model": "modelrouter/trivial", "input": items, "tools": [apply_patch],
+                  "store": False},
+            timeout=30,
+        )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["x-modelrouter-backend"] == "spare"
+    assert fake_provider.requests_to("cheap") == []
+
+
 def test_a_long_session_is_checked_whole_and_off_the_event_loop(fake_provider, monkeypatch):
     import threading
 

@@ -32,7 +32,7 @@ from modelrouter import __version__
 from modelrouter.config import Rules
 from modelrouter.engine import Engine, EngineError, Job, Outcome
 from modelrouter.keys import KeyStore
-from modelrouter.privacy import command_words, local_only_reason
+from modelrouter.privacy import command_words, local_only_reason, patch_paths
 from modelrouter.proxy import anthropic_api, openai_api, responses_api
 from modelrouter.proxy.access import (
     Access,
@@ -57,6 +57,8 @@ _PATH_KEYS = ("file_path", "path", "notebook_path", "filename")
 # Tool inputs that hold a shell command (Claude Code's Bash, Codex's exec_command and shell):
 # each word of it that could be a file is checked too.
 _COMMAND_KEYS = ("command", "cmd")
+# Tool inputs that hold a patch (Codex's apply_patch): the files it names are checked.
+_PATCH_KEYS = ("input", "patch")
 _CALLS_CHECKED_ON_LOOP = 8
 _HEADER_LIMIT = 200
 
@@ -262,6 +264,10 @@ def _private_path(rules: Rules, parsed: AgentRequest) -> str | None:
                 for word in command_words(arguments.get(key)):
                     if local_only_reason([word], rules, resolve=False):
                         return word
+            for key in _PATCH_KEYS:
+                for path in patch_paths(arguments.get(key)):
+                    if local_only_reason([path], rules, resolve=False):
+                        return path
     return None
 
 
