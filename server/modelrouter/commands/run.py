@@ -30,10 +30,12 @@ def running_proxy(host: str = "127.0.0.1", port: int = 8082) -> str | None:
     url = f"http://{host}:{port}"
     try:
         reply = httpx.get(f"{url}/healthz", timeout=0.5)
-        if reply.status_code == 200 and reply.json().get("service") == "modelrouter":
-            return url
+        body = reply.json() if reply.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None
+    # Another program on the port may answer anything: only our own reply counts.
+    if isinstance(body, dict) and body.get("service") == "modelrouter":
+        return url
     return None
 
 
