@@ -262,10 +262,10 @@ class Engine:
         self._own_client = client is None
         if client is None:
             limits = httpx.Limits(max_keepalive_connections=20, keepalive_expiry=60.0)
-            # TCP_NODELAY: httpx writes a request's headers and body separately, and with
-            # Nagle the body waits for the provider's delayed ACK (~20-40 ms per request).
-            nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
             if transport is None:
+                # TCP_NODELAY: httpx writes a request's headers and body separately, and with
+                # Nagle the body waits for the provider's delayed ACK (~20-40 ms per request).
+                nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
                 transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
             client = httpx.AsyncClient(limits=limits, transport=transport)
         self.client = client

@@ -69,11 +69,11 @@ def recognise(text: str) -> Intent | None:
     kinds = set(itertools.chain.from_iterable(map(concepts, words)))
     if not kinds.isdisjoint(_CONTRADICTING):
         return None
+    first = words[0]
     # "Return the last match" names no code, but only code returns things.
-    local = "local" in kinds or not _CODE_OBJECTS.isdisjoint(words) or words[0] in _BEHAVIOUR_VERBS
+    local = "local" in kinds or not _CODE_OBJECTS.isdisjoint(words) or first in _BEHAVIOUR_VERBS
     if not local or not _WIDE_OBJECTS.isdisjoint(words) or not kinds.isdisjoint(_LARGE):
         return None
-    first = words[0]
     if (first in _EXPLAIN_OPENERS or "explain" in concepts(first)) and not kinds & _CHANGE:
         if first in {"what", "how"} and not _asks_what_it_does(words):
             return None

@@ -12,6 +12,16 @@ from support.lsp import editor_session, fenced, lines_range_json
 
 TYPOS = {"typos": {"command": ["typos", "--write-changes", "{file}"], "actions": ["fix-typo"]}}
 
+
+async def _run_on_the_return_line(editor, action: str, source: str) -> tuple[str, dict]:
+    """Open greet.py with `source` and run `action` on its `return` line (line 1)."""
+    uri = editor.open("greet.py", source)
+    result = await editor.execute(
+        "modelrouter.run", {"action": action, "uri": uri, "range": lines_range_json(1, 2)}
+    )
+    return uri, result
+
+
 SOURCE = 'def greet(name):\n    return "Helo, " + name\n'
 UNKNOWN_TYPO = 'def greet(name):\n    return "Hlelo, " + name\n'
 
@@ -20,11 +30,7 @@ async def test_fix_typo_is_answered_by_the_fixer_without_asking_a_model(tmp_path
     # A model answer that would be wrong: if any model is asked, the test sees it.
     fake_provider.default("local", Reply(text=fenced('    return "WRONG"\n')))
     async with editor_session(tmp_path, fake_provider, fixers=TYPOS) as editor:
-        uri = editor.open("greet.py", SOURCE)
-        result = await editor.execute(
-            "modelrouter.run",
-            {"action": "fix-typo", "uri": uri, "range": lines_range_json(1, 2)},
-        )
+        uri, result = await _run_on_the_return_line(editor, "fix-typo", SOURCE)
         assert result["applied"] is True, result
         assert result["backend"] == "typos"
         assert result["model"].startswith("typos ")
@@ -42,11 +48,7 @@ async def test_a_typo_the_fixer_does_not_know_goes_to_the_model(tmp_path, fake_p
     fixed = '    return "Hello, " + name\n'
     fake_provider.default("local", Reply(text=fenced(fixed)))
     async with editor_session(tmp_path, fake_provider, fixers=TYPOS) as editor:
-        uri = editor.open("greet.py", UNKNOWN_TYPO)
-        result = await editor.execute(
-            "modelrouter.run",
-            {"action": "fix-typo", "uri": uri, "range": lines_range_json(1, 2)},
-        )
+        uri, result = await _run_on_the_return_line(editor, "fix-typo", UNKNOWN_TYPO)
         assert result["applied"] is True, result
         assert result["backend"] == "local"
         assert len(fake_provider.requests_to("local")) == 1
@@ -56,11 +58,7 @@ async def test_a_typo_the_fixer_does_not_know_goes_to_the_model(tmp_path, fake_p
 async def test_a_fixer_for_another_action_is_not_run(tmp_path, fake_provider):
     fake_provider.default("cloud", Reply(text=fenced('    return "Helo, " + name.strip()\n')))
     async with editor_session(tmp_path, fake_provider, fixers=TYPOS) as editor:
-        uri = editor.open("greet.py", SOURCE)
-        result = await editor.execute(
-            "modelrouter.run",
-            {"action": "implement", "uri": uri, "range": lines_range_json(1, 2)},
-        )
+        uri, result = await _run_on_the_return_line(editor, "implement", SOURCE)
         assert result["backend"] == "cloud", result
         assert "name.strip()" in editor.text(uri)
 
@@ -85,11 +83,7 @@ async def test_a_fixer_answer_that_fails_a_check_goes_to_the_model(
     fake_provider.default("local", Reply(text=fenced(fixed)))
     fixers = _rewriting_fixer(fixer_line)
     async with editor_session(tmp_path, fake_provider, fixers=fixers) as editor:
-        uri = editor.open("greet.py", SOURCE)
-        result = await editor.execute(
-            "modelrouter.run",
-            {"action": "fix-typo", "uri": uri, "range": lines_range_json(1, 2)},
-        )
+        uri, result = await _run_on_the_return_line(editor, "fix-typo", SOURCE)
         assert result["applied"] is True, result
         assert result["backend"] == "local"
         assert editor.text(uri) == SOURCE.replace("Helo", "Hello")

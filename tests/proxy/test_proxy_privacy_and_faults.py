@@ -96,41 +96,29 @@ def test_a_shell_command_naming_no_protected_file_may_leave(fake_provider):
     assert reply.headers["x-modelrouter-backend"] == "cheap"
 
 
-def test_a_codex_exec_command_on_a_local_only_file_keeps_the_task_local(fake_provider):
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("exec_command", {"cmd": "grep -n KEY deploy/.env.staging"}),
+        ("apply_patch", {"input": "*** Begin Patch\n*** Update File: app/.env\n@@\n-A=1\n"
+                                  "+A=2\n*** End Patch\n"}),
+    ],
+)  # fmt: skip
+def test_a_codex_tool_call_on_a_local_only_file_keeps_the_task_local(
+    fake_provider, tool, arguments
+):
     fake_provider.default("spare", Reply(text="done locally"))
-    exec_command = {"type": "function", "name": "exec_command", "parameters": {"type": "object"}}
+    function = {"type": "function", "name": tool, "parameters": {"type": "object"}}
     items = [
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]},
-        {"type": "function_call", "call_id": "c1", "name": "exec_command",
-         "arguments": json.dumps({"cmd": "grep -n KEY deploy/.env.staging"})},
-        {"type": "function_call_output", "call_id": "c1", "output": "KEY=1"},
+        {"type": "function_call", "call_id": "c1", "name": tool,
+         "arguments": json.dumps(arguments)},
+        {"type": "function_call_output", "call_id": "c1", "output": "done"},
     ]  # fmt: skip
     with running_proxy(proxy_rules(fake_provider)) as proxy:
         reply = httpx.post(
             f"{proxy.url}/v1/responses",
-            json={"model": "modelrouter/trivial", "input": items, "tools": [exec_command],
-                  "store": False},
-            timeout=30,
-        )  # fmt: skip
-    assert reply.status_code == 200, reply.text
-    assert reply.headers["x-modelrouter-backend"] == "spare"
-    assert fake_provider.requests_to("cheap") == []
-
-
-def test_a_codex_apply_patch_on_a_local_only_file_keeps_the_task_local(fake_provider):
-    fake_provider.default("spare", Reply(text="done locally"))
-    apply_patch = {"type": "function", "name": "apply_patch", "parameters": {"type": "object"}}
-    patch = "*** Begin Patch\n*** Update File: app/.env\n@@\n-A=1\n+A=2\n*** End Patch\n"
-    items = [
-        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]},
-        {"type": "function_call", "call_id": "c1", "name": "apply_patch",
-         "arguments": json.dumps({"input": patch})},
-        {"type": "function_call_output", "call_id": "c1", "output": "Done!"},
-    ]  # fmt: skip
-    with running_proxy(proxy_rules(fake_provider)) as proxy:
-        reply = httpx.post(
-            f"{proxy.url}/v1/responses",
-            json={"model": "modelrouter/trivial", "input": items, "tools": [apply_patch],
+            json={"model": "modelrouter/trivial", "input": items, "tools": [function],
                   "store": False},
             timeout=30,
         )  # fmt: skip

@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -256,19 +256,25 @@ def _private_path(rules: Rules, parsed: AgentRequest) -> str | None:
     for m in parsed.messages:
         for call in m.tool_calls:
             arguments = call.input() if isinstance(call, ToolCall) else {}
-            for key in _PATH_KEYS:
-                path = arguments.get(key)
-                if isinstance(path, str) and local_only_reason([path], rules):
-                    return path
-            for key in _COMMAND_KEYS:
-                for word in command_words(arguments.get(key)):
-                    if local_only_reason([word], rules, resolve=False):
-                        return word
-            for key in _PATCH_KEYS:
-                for path in patch_paths(arguments.get(key)):
-                    if local_only_reason([path], rules, resolve=False):
-                        return path
+            for name, on_disk in _files_named(arguments):
+                if local_only_reason([name], rules, resolve=on_disk):
+                    return name
     return None
+
+
+def _files_named(arguments: dict) -> Iterator[tuple[str, bool]]:
+    """Each file a tool call's arguments name, and whether it is a path to look up on disk
+    (the words of a command or a patch's headers are matched as written)."""
+    for key in _PATH_KEYS:
+        path = arguments.get(key)
+        if isinstance(path, str):
+            yield path, True
+    for key in _COMMAND_KEYS:
+        for word in command_words(arguments.get(key)):
+            yield word, False
+    for key in _PATCH_KEYS:
+        for path in patch_paths(arguments.get(key)):
+            yield path, False
 
 
 async def _stream(
